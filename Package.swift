@@ -1,0 +1,38 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Corral",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "corral", targets: ["corral"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+    ],
+    targets: [
+        // Pure libvirt XML models: parse, validate, format. Imports nothing of ours.
+        .target(name: "DomainXML"),
+        // Hypervisor-neutral API: connection URIs, the driver protocol, errors, states.
+        .target(name: "Hypervisor", dependencies: ["DomainXML"]),
+        // QEMU: argv from the model, QMP, process lifecycle under a state root.
+        .target(name: "QEMUDriver", dependencies: [
+            "DomainXML", "Hypervisor",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // In-memory hypervisor, like libvirt's test:///default.
+        .target(name: "TestDriver", dependencies: ["DomainXML", "Hypervisor"]),
+        .executableTarget(name: "corral", dependencies: [
+            "DomainXML", "Hypervisor", "QEMUDriver", "TestDriver",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),
+        .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
+        .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
+        .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
+        .testTarget(name: "corralTests", dependencies: ["Hypervisor"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

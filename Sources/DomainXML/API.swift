@@ -1,0 +1,33 @@
+// Public entry points of DomainXML. (Contract; implementation lands in Parse.swift / Format.swift / Defaults.swift.)
+
+/// What to leave out when formatting, as virsh dumpxml's flags.
+public struct FormatOptions: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// Omit live-only state: id, aliases, pty paths, auto-assigned ports.
+    public static let inactive = FormatOptions(rawValue: 1 << 0)
+    /// Include secrets such as graphics passwd (virsh --security-info).
+    public static let secure = FormatOptions(rawValue: 1 << 1)
+}
+
+/// A parse or validation error that names the element/attribute and the problem.
+public struct DomainXMLError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension Domain {
+    /// Parses and validates a libvirt domain XML document.
+    public init(xml: String) throws(DomainXMLError) {
+        throw DomainXMLError("DomainXML parser not implemented yet")
+    }
+
+    /// Formats as libvirt does (2-space indentation, libvirt's element order), ending with a newline.
+    public func formatXML(_ options: FormatOptions = []) -> String {
+        fatalError("DomainXML formatter not implemented yet")
+    }
+
+    /// Fills in what libvirt fills in on define: uuid, MAC addresses, default controllers and device addresses.
+    public mutating func applyDefaults() {}
+}
