@@ -33,7 +33,7 @@ public actor QEMUDriver: HypervisorDriver {
     public func hostname() async throws -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, buf.count - 1) == 0 else { throw FileIO.systemError("cannot get hostname") }
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public func close() async {

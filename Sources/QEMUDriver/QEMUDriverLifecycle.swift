@@ -361,6 +361,7 @@ extension QEMUDriver {
     }
 
     /// Runs QMP commands on a domain's monitor, one client at a time across processes.
+    @discardableResult
     func withMonitor<T: Sendable>(_ name: String, _ body: (QMPClient) async throws -> T) async throws -> T {
         let lock = try await FileLock.acquire(state.monitorLock(name), timeout: 30, what: "monitor")
         defer { lock.release() }
