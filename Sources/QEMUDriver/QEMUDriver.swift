@@ -174,6 +174,10 @@ public actor QEMUDriver: HypervisorDriver {
         guard !def.name.contains("/"), def.name != ".", def.name != ".." else {
             throw VirError(.xmlError, "XML error: name '\(def.name)' cannot contain '/'", domain: .domain)
         }
+        // These would collide with the state root's own files next to the run directories.
+        guard !def.name.hasSuffix(".lock"), def.name != "next-id" else {
+            throw VirError(.xmlError, "XML error: domain name '\(def.name)' is reserved by the embedded driver's state directory", domain: .domain)
+        }
         return def
     }
 

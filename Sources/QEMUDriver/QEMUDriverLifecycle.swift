@@ -43,7 +43,9 @@ extension QEMUDriver {
                 (reason, detail) = (DomainStateReason(.shutoff, DomainStateReason.shutoffCrashed), EventDetail.stoppedCrashed)
             }
         } else if status == nil {
-            // Nobody holds the lock yet no status was written: a start died half-way.
+            // Nobody holds the lock yet no status was written: a start died half-way. The shell leads
+            // its own session and process group, with QEMU in it, so one signal ends both.
+            if ProcessSupervisor.isRunning(supervisor, executable: "/bin/sh") { kill(-supervisor, SIGKILL) }
             if ProcessSupervisor.isAlive(pid) { kill(pid, SIGKILL) }
             (reason, detail) = (DomainStateReason(.shutoff, DomainStateReason.shutoffFailed), EventDetail.stoppedFailed)
         } else if status?.bootID != nil && status?.bootID != ProcessSupervisor.bootID {

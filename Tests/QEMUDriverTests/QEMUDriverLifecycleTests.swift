@@ -55,6 +55,10 @@ func biosOnlyXML(_ name: String, uuid: String? = nil, emulator: String = qemuBin
     """
 }
 
+func capture<T: Sendable>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}
+
 func domainXMLWorks() -> Bool { (try? Domain(xml: biosOnlyXML("probe"))) != nil }
 
 @Suite(.enabled(if: haveQEMU && domainXMLWorks(), "needs QEMU and the DomainXML parser"), .serialized)
@@ -142,6 +146,22 @@ struct QEMUDriverLifecycleTests {
         let again = try await d2.startDomain(ref, flags: [])
         #expect(again.id > dom.id)
         try await d2.destroyDomain(again, flags: 0)
+    }
+
+    @Test func twoProcessesStartingOneDomainStartItOnce() async throws {
+        let root = try TempRoot()
+        defer { root.cleanup() }
+        let d1 = try root.driver(), d2 = try root.driver()
+        let dom = try await d1.defineDomain(xml: biosOnlyXML("race"), validate: true)
+        async let r1 = capture { try await d1.startDomain(dom, flags: []) }
+        async let r2 = capture { try await d2.startDomain(dom, flags: []) }
+        let results = await [r1, r2]
+        let ok = results.compactMap { try? $0.get() }
+        #expect(ok.count == 1)
+        for case .failure(let e) in results { #expect(e as? VirError == VirError.alreadyRunning("race")) }
+        let running = try await d2.listAllDomains(flags: .active)
+        #expect(running.count == 1)
+        try await d1.destroyDomain(dom, flags: 0)
     }
 
     @Test func transientDomainDisappearsWhenStopped() async throws {
