@@ -97,6 +97,7 @@ enum ProcessSupervisor {
 /// The fields Corral needs from /proc/PID/stat or /proc/PID/task/TID/stat.
 struct ProcStat {
     var state: Character
+    var ppid: Int32
     var utimeTicks: UInt64
     var stimeTicks: UInt64
     var processor: Int32
@@ -115,6 +116,7 @@ struct ProcStat {
         guard rest.count > 13, let st = rest[0].first,
               let u = UInt64(rest[11]), let s = UInt64(rest[12]) else { return nil }
         state = st
+        ppid = Int32(rest[1]) ?? 0
         utimeTicks = u
         stimeTicks = s
         processor = rest.count > 36 ? Int32(rest[36]) ?? -1 : -1

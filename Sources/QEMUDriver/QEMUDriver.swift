@@ -10,6 +10,8 @@ public actor QEMUDriver: HypervisorDriver {
     var eventSinks: [UUID: AsyncStream<DomainEvent>.Continuation] = [:]
     /// Capabilities per emulator path, valid while the binary's mtime/size are unchanged.
     var capsCache: [String: (stamp: String, caps: QEMUCapabilities)] = [:]
+    /// Domains started with VIR_DOMAIN_START_AUTODESTROY: destroyed when this connection closes.
+    var autodestroy: [DomainRef] = []
 
     /// Opens (creating if needed) the state root, as the CLI does for `qemu:///embed?root=DIR`.
     public static func open(root: String) throws -> QEMUDriver {
@@ -37,6 +39,9 @@ public actor QEMUDriver: HypervisorDriver {
     }
 
     public func close() async {
+        let doomed = autodestroy
+        autodestroy = []
+        for ref in doomed { try? await destroyDomain(ref, flags: 0) }
         for (_, sink) in eventSinks { sink.finish() }
         eventSinks = [:]
     }

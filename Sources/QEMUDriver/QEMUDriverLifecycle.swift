@@ -144,6 +144,7 @@ extension QEMUDriver {
             let started = try await handshake(def, id: id, context: context, logStart: logStart, paused: flags.contains(.paused))
             let ref = DomainRef(name: name, uuid: def.uuid ?? UUID(), id: id)
             if FileIO.exists(state.configPath(name)) { FileIO.remove(state.shutoffRecord(name)) }
+            if flags.contains(.autodestroy) { autodestroy.append(ref) }
             emit(ref, .started, EventDetail.startedBooted)
             if started.state == DomainState.paused.rawValue { emit(ref, .suspended, EventDetail.suspendedPaused) }
             return ref

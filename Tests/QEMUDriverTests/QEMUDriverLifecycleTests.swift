@@ -177,6 +177,18 @@ struct QEMUDriverLifecycleTests {
         #expect(try await d.listAllDomains(flags: [.active, .inactive]).isEmpty)
     }
 
+    @Test func autodestroyDomainsEndWithTheConnection() async throws {
+        let root = try TempRoot()
+        defer { root.cleanup() }
+        let d = try root.driver()
+        let kept = try await d.createDomain(xml: biosOnlyXML("kept"), flags: [])
+        _ = try await d.createDomain(xml: biosOnlyXML("doomed"), flags: .autodestroy)
+        await d.close()
+        let d2 = try root.driver()
+        #expect(try await d2.listAllDomains(flags: .active) == [kept])
+        try await d2.destroyDomain(kept, flags: 0)
+    }
+
     @Test func undefineRunningDomainLeavesItTransient() async throws {
         let root = try TempRoot()
         defer { root.cleanup() }

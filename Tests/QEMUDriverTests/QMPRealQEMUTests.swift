@@ -73,6 +73,8 @@ struct QMPRealQEMUTests {
         let supervisor = try #require(ProcessSupervisor.readPid("\(run.dir)/supervisor.pid"))
         #expect(getsid(supervisor) == supervisor)
         #expect(getsid(supervisor) != getsid(0))
+        // Re-parented away from us, so it outlives this process and needs no reaping by it.
+        #expect(ProcStat(pid: supervisor)?.ppid != getpid())
         kill(pid, SIGKILL)
         #expect(await waitUntil(10) { FileIO.exists(run.exit) })
         #expect(FileIO.readString(run.exit)?.trimmingCharacters(in: .whitespacesAndNewlines) == "137")
