@@ -103,6 +103,12 @@ extension QEMUDriver {
         let caps = try capabilities(emulator: emulator)
         let accel = try accelerator(for: def)
 
+        var context = state.launchContext(name, accel: accel)
+        // QEMU picks a free VNC port itself (to=); SPICE needs one chosen here.
+        for (i, g) in def.devices.graphics.enumerated() where g.type == "spice" && (g.autoport == true || g.port == nil || g.port == -1) {
+            context.graphicsPorts[i] = try Self.freeTCPPort(from: 5900 + i, avoiding: Set(context.graphicsPorts.values))
+        }
+
         let runDir = state.domainRunDir(name)
         FileIO.remove(runDir)
         do {
@@ -110,11 +116,6 @@ extension QEMUDriver {
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
             throw VirError(.systemError, "cannot create directory '\(runDir)': \(error.localizedDescription)", domain: .qemu)
-        }
-        var context = state.launchContext(name, accel: accel)
-        // QEMU picks a free VNC port itself (to=); SPICE needs one chosen here.
-        for (i, g) in def.devices.graphics.enumerated() where g.type == "spice" && (g.autoport == true || g.port == nil || g.port == -1) {
-            context.graphicsPorts[i] = try Self.freeTCPPort(from: 5900 + i, avoiding: Set(context.graphicsPorts.values))
         }
         var argv: [String]
         do {
@@ -414,7 +415,10 @@ extension QEMUDriver {
         do {
             qmp = try await QMPClient.connect(path: "\(state.domainRunDir(name))/monitor.sock", timeout: .seconds(10))
         } catch {
-            throw VirError(.operationInvalid, "Requested operation is not valid: cannot connect to the monitor of domain '\(name)': \(error)", domain: .qemu)
+            if FileIO.exists(state.exitStatus(name)) || !FileIO.exists(state.domainRunDir(name)) {
+                throw VirError.notRunning(name)
+            }
+            throw VirError.internalError("cannot connect to the monitor of domain '\(name)': \(error)")
         }
         do {
             let result = try await body(qmp)
