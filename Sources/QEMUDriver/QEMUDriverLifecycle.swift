@@ -182,7 +182,8 @@ extension QEMUDriver {
             if FileIO.exists(context.qmpSocket) {
                 client = try? await QMPClient.connect(path: context.qmpSocket, timeout: .seconds(10))
             }
-            if client == nil { try await Task.sleep(nanoseconds: 50_000_000) }
+            // Short polls: QEMU usually opens its monitor within tens of milliseconds.
+            if client == nil { try await Task.sleep(nanoseconds: 5_000_000) }
         }
         guard let qmp = client else { throw QMPError.connectionClosed }
         do {

@@ -8,17 +8,18 @@ import Hypervisor
 import Glibc
 #endif
 
-/// The tiny Linux guest (scripts/tiny-guest.sh): $CORRAL_TINY_GUEST if set, else built once into /tmp.
+/// The tiny Linux guest (scripts/tiny-guest.sh): $CORRAL_TINY_GUEST_DIR if it holds one, else built
+/// once into .build/tiny-guest-driver (not the end-to-end tests' directory: they build concurrently).
 let tinyGuestDir: String? = {
     let fm = FileManager.default
-    if let dir = ProcessInfo.processInfo.environment["CORRAL_TINY_GUEST"], fm.fileExists(atPath: "\(dir)/tiny.xml") {
+    if let dir = ProcessInfo.processInfo.environment["CORRAL_TINY_GUEST_DIR"], fm.fileExists(atPath: "\(dir)/tiny.xml") {
         return dir
     }
     let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
     let script = "\(packageRoot)/scripts/tiny-guest.sh"
     guard fm.fileExists(atPath: script), haveQEMU else { return nil }
-    let dir = "/tmp/corral-tiny-guest"
+    let dir = "\(packageRoot)/.build/tiny-guest-driver"
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/bin/bash")
     p.arguments = [script, dir]
