@@ -33,3 +33,9 @@ extension UUID {
     /// libvirt prints UUIDs in lower case.
     public var lowercasedString: String { uuidString.lowercased() }
 }
+
+/// Corral's own version (what `corral version` reports as the library).
+public enum CorralVersion {
+    public static let major = 0, minor = 1, micro = 0
+    public static var string: String { "\(major).\(minor).\(micro)" }
+}

@@ -20,7 +20,7 @@ public actor TestDriver: HypervisorDriver {
         var config: Domain            // persistent definition (or the transient one)
         var live: Domain?             // running definition
         var id: Int32 = -1
-        var state = DomainStateReason(.shutoff, DomainStateReason.shutoffShutdown)
+        var state = DomainStateReason(.shutoff, 0)   // never started: "shut off (unknown)"
         var persistent = true
         var autostart = false
         /// CPU time accrued before the current run segment, and when that segment began.
