@@ -1,0 +1,133 @@
+import Foundation
+import DomainXML
+import Hypervisor
+
+extension QEMUDriver {
+    public func domainInfo(_ dom: DomainRef) async throws -> DomainInfo {
+        let e = try resolve(dom)
+        guard let def = e.current else { throw VirError.noDomain(name: e.name) }
+        let st = try await domainState(dom).state
+        var cpuNs: UInt64 = 0
+        if e.isActive, let pid = e.status?.pid, let stat = ProcStat(pid: pid) { cpuNs = stat.totalNs }
+        return DomainInfo(state: st, maxMemKiB: def.memoryKiB, memoryKiB: def.currentMemoryKiB ?? def.memoryKiB,
+                          nrVirtCPU: UInt16(clamping: def.vcpu.current ?? def.vcpu.count), cpuTimeNs: cpuNs)
+    }
+
+    public func vcpuInfo(_ dom: DomainRef) async throws -> [VCPUInfo] {
+        let e = try requireActive(dom)
+        guard let pid = e.status?.pid else { throw VirError.notRunning(e.name) }
+        let cpus = try await withMonitor(e.name) { qmp in try await qmp.execute("query-cpus-fast") }
+        return Self.vcpus(from: cpus, pid: pid)
+    }
+
+    /// vCPU threads from query-cpus-fast, with time and host CPU from /proc/PID/task/TID/stat.
+    static func vcpus(from reply: QMPValue, pid: Int32) -> [VCPUInfo] {
+        (reply.array ?? []).enumerated().map { i, cpu in
+            let index = cpu["cpu-index"]?.int64.map { UInt32(clamping: $0) } ?? UInt32(i)
+            let tid = cpu["thread-id"]?.int64.map { Int32(clamping: $0) }
+            let stat = tid.flatMap { ProcStat(pid: pid, tid: $0) }
+            return VCPUInfo(number: index, state: 1, cpuTimeNs: stat?.totalNs ?? 0, cpu: stat?.processor ?? -1)
+        }
+    }
+
+    public func allDomainStats(_ doms: [DomainRef]?, types: StatsTypes) async throws -> [DomainStatsRecord] {
+        let entries: [DomainEntry]
+        if let doms {
+            entries = try doms.map { try resolve($0) }
+        } else {
+            entries = loadEntries()
+        }
+        let types = types.isEmpty ? StatsTypes.all : types
+        var records: [DomainStatsRecord] = []
+        for e in entries {
+            records.append(DomainStatsRecord(domain: e.ref, params: await stats(for: e, types: types)))
+        }
+        return records
+    }
+
+    /// One domain's typed parameters, with libvirt's field names (virConnectGetAllDomainStats).
+    func stats(for e: DomainEntry, types: StatsTypes) async -> [TypedParam] {
+        var p: [TypedParam] = []
+        let st = e.isActive ? ((try? await domainState(e.ref)) ?? e.status?.domainState ?? DomainStateReason(.running))
+                            : shutoffState(e.name)
+        if types.contains(.state) {
+            p.append(TypedParam("state.state", .int(st.state.rawValue)))
+            p.append(TypedParam("state.reason", .int(st.reason)))
+        }
+        guard e.isActive, let def = e.live, let pid = e.status?.pid else { return p }
+        let proc = ProcStat(pid: pid)
+        if types.contains(.cpuTotal), let proc {
+            p.append(TypedParam("cpu.time", .ullong(proc.totalNs)))
+            p.append(TypedParam("cpu.user", .ullong(proc.userNs)))
+            p.append(TypedParam("cpu.system", .ullong(proc.systemNs)))
+        }
+        // One monitor session for all QMP-backed groups; if the monitor is busy the groups are skipped.
+        let wantQMP = !types.intersection([.balloon, .vcpu, .block]).isEmpty
+        var balloon: QMPValue?, cpus: QMPValue?, blocks: QMPValue?
+        if wantQMP, let lock = try? await FileLock.acquire(state.monitorLock(e.name), timeout: 5, what: "monitor"),
+           let qmp = try? await QMPClient.connect(path: "\(state.domainRunDir(e.name))/monitor.sock", timeout: .seconds(5)) {
+            if types.contains(.balloon) { balloon = try? await qmp.execute("query-balloon") }
+            if types.contains(.vcpu) { cpus = try? await qmp.execute("query-cpus-fast") }
+            if types.contains(.block) { blocks = try? await qmp.execute("query-blockstats") }
+            await qmp.close()
+            lock.release()
+        }
+        if types.contains(.balloon) {
+            let current = balloon?["actual"]?.uint64.map { $0 / 1024 } ?? (def.currentMemoryKiB ?? def.memoryKiB)
+            p.append(TypedParam("balloon.current", .ullong(current)))
+            p.append(TypedParam("balloon.maximum", .ullong(def.memoryKiB)))
+        }
+        if types.contains(.vcpu) {
+            let vcpus = cpus.map { Self.vcpus(from: $0, pid: pid) } ?? []
+            p.append(TypedParam("vcpu.current", .uint(UInt32(clamping: def.vcpu.current ?? def.vcpu.count))))
+            p.append(TypedParam("vcpu.maximum", .uint(UInt32(clamping: def.vcpu.count))))
+            for v in vcpus {
+                p.append(TypedParam("vcpu.\(v.number).state", .int(v.state)))
+                p.append(TypedParam("vcpu.\(v.number).time", .ullong(v.cpuTimeNs)))
+            }
+        }
+        if types.contains(.interface) {
+            // User-mode (slirp) NICs have no host device, so /proc/net/dev has no counters for them: names only.
+            let nics = def.devices.interfaces
+            p.append(TypedParam("net.count", .uint(UInt32(nics.count))))
+            for (i, nic) in nics.enumerated() {
+                p.append(TypedParam("net.\(i).name", .string(nic.targetDev ?? nic.alias ?? "net\(i)")))
+            }
+        }
+        if types.contains(.block) {
+            let disks = def.devices.disks
+            p.append(TypedParam("block.count", .uint(UInt32(disks.count))))
+            let statsByDevice = Self.blockStatsByDevice(blocks)
+            for (i, disk) in disks.enumerated() {
+                p.append(TypedParam("block.\(i).name", .string(disk.targetDev)))
+                if let path = disk.sourcePath { p.append(TypedParam("block.\(i).path", .string(path))) }
+                let alias = disk.alias ?? ""
+                guard let s = statsByDevice[disk.targetDev] ?? statsByDevice[alias] ?? statsByDevice["drive-\(alias)"] else { continue }
+                for (field, key) in [("rd.reqs", "rd_operations"), ("rd.bytes", "rd_bytes"), ("wr.reqs", "wr_operations"),
+                                     ("wr.bytes", "wr_bytes"), ("fl.reqs", "flush_operations")] {
+                    if let v = s[key]?.uint64 { p.append(TypedParam("block.\(i).\(field)", .ullong(v))) }
+                }
+                for (field, key) in [("rd.times", "rd_total_time_ns"), ("wr.times", "wr_total_time_ns"), ("fl.times", "flush_total_time_ns")] {
+                    if let v = s[key]?.uint64 { p.append(TypedParam("block.\(i).\(field)", .ullong(v))) }
+                }
+            }
+        }
+        return p
+    }
+
+    /// query-blockstats entries keyed by every name a disk may be known by: device, qdev id and its last path part.
+    static func blockStatsByDevice(_ reply: QMPValue?) -> [String: QMPValue] {
+        var out: [String: QMPValue] = [:]
+        for entry in reply?.array ?? [] {
+            guard let stats = entry["stats"] else { continue }
+            for key in ["device", "qdev", "node-name"] {
+                guard let name = entry[key]?.string, !name.isEmpty else { continue }
+                out[name] = stats
+                // qdev is a QOM path such as /machine/peripheral/virtio-disk0/virtio-backend.
+                let parts = name.split(separator: "/")
+                if parts.count >= 3, parts[1] == "peripheral" { out[String(parts[2])] = stats }
+            }
+        }
+        return out
+    }
+}
