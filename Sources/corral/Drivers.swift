@@ -27,8 +27,7 @@ enum Drivers {
         }
     }
 
-    /// The QEMU driver lands on its own branch; until then embedded QEMU is reported as missing.
     static func openEmbeddedQEMU(root: String) async throws -> any HypervisorDriver {
-        throw VirError(.noSupport, "the QEMU driver is not available in this build (qemu:///embed?root=\(root))", domain: .qemu)
+        try QEMUDriver.open(root: root)
     }
 }
