@@ -21,7 +21,7 @@ struct Console: ShellCommand {
 enum ConsoleSession {
     /// How long the guest may stay quiet after stdin ended before the session closes.
     static var drainInterval: Duration {
-        let ms = ProcessInfo.processInfo.environment["CORRAL_CONSOLE_DRAIN_MS"].flatMap(Int.init) ?? 1000
+        let ms = ProcessInfo.processInfo.environment["CORRAL_CONSOLE_DRAIN_MS"].flatMap(Int.init) ?? 2000
         return .milliseconds(max(0, ms))
     }
 

@@ -27,11 +27,12 @@ enum Interactive {
         shell.extra("Welcome to corral, the virtualization interactive terminal.\n\n")
         shell.extra("Type:  'help' for help with commands\n       'quit' to quit\n\n")
         let prompt = shell.readOnly ? "corral > " : "corral # "
-        while let line = shell.ask(prompt) {
-            if case .quit = await runLine(line, shell) { break }
+        var quit = false
+        while !quit, let line = shell.ask(prompt) {
+            if case .quit = await runLine(line, shell) { quit = true }
         }
         await shell.close()
-        shell.print("\n")
+        if !quit { shell.print("\n") }   // end of input leaves the cursor after the prompt
         return 0
     }
 
