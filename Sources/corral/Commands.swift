@@ -30,7 +30,7 @@ enum Commands {
     static func summary() -> String {
         var out = ""
         for group in groups {
-            out += " \(group.title) (help keyword '\(group.title.lowercased().split(separator: " ").first ?? "")'):\n"
+            out += " \(group.title):\n"
             for t in group.commands {
                 let name = t.configuration.commandName ?? ""
                 out += "    " + name.padding(toLength: max(name.count, 18), withPad: " ", startingAt: 0)

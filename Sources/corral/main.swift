@@ -6,8 +6,8 @@ import Hypervisor
 // Several commands are separated by ';' (one quoted string, or ';' words); without a command
 // it reads commands from stdin (a script), or runs an interactive shell on a terminal.
 
-struct GlobalOptions: ParsableArguments {
-    static let configuration = CommandConfiguration(commandName: "corral")
+struct GlobalOptions: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "corral", abstract: "Manage virtual machines, virsh-style.")
 
     @Option(name: [.short, .customLong("connect")], help: "Hypervisor connection URI.")
     var connect: String?
@@ -18,7 +18,7 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Quiet mode: no informational messages.")
     var quiet = false
 
-    @Option(name: [.short, .customLong("escape")], help: "Escape sequence for the console (default ^]).")
+    @Option(name: [.short, .customLong("escape")], help: "Escape sequence for the console.")
     var escape = "^]"
 
     @Flag(name: [.short, .customLong("version")], help: "Print the version and exit.")
@@ -37,7 +37,7 @@ func corralMain() async -> Int32 {
     } catch {
         if GlobalOptions.exitCode(for: error) == .success {
             print(GlobalOptions.fullMessage(for: error))
-            print(Commands.summary())
+            print(Commands.summary(), terminator: "")
             return 0
         }
         FileHandle.standardError.write(Data("error: \(GlobalOptions.message(for: error))\n".utf8))
@@ -45,6 +45,12 @@ func corralMain() async -> Int32 {
     }
     if options.version {
         print(CorralVersion.string)
+        return 0
+    }
+    // Unknown options land in `command` (passthrough parsing), --help among them.
+    if let first = options.command.first, first == "-h" || first == "--help" {
+        print(GlobalOptions.helpMessage())
+        print(Commands.summary(), terminator: "")
         return 0
     }
     if let first = options.command.first, first.hasPrefix("-"), first != "-" {
