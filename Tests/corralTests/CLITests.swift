@@ -101,14 +101,14 @@ let domainXMLParserLanded = (try? Domain(xml: "<domain type='test'><name>p</name
 
     @Test(.enabled(if: domainXMLParserLanded, "needs the DomainXML parser"))
     func domblklistAndDomiflist() throws {
-        #expect(try virsh("domblklist", "test").out == " Target   Source\n------------------------------\n vda      /guest/diskimage1\n\n")
-        #expect(try virsh("domiflist", "test").out == """
-             Interface   Type      Source    Model   MAC
-            -----------------------------------------------------------
-             testnet0    network   default   -       aa:bb:cc:dd:ee:ff
-
-
-            """)
+        #expect(try virsh("domblklist", "test").out
+                == " Target   Source\n" + String(repeating: "-", count: 9 + 20) + "\n vda      /guest/diskimage1\n\n")
+        #expect(try virsh("domiflist", "test").out
+                == " Interface   Type      Source    Model   MAC\n" + String(repeating: "-", count: 12 + 10 + 10 + 8 + 20)
+                 + "\n testnet0    network   default   -       aa:bb:cc:dd:ee:ff\n\n")
+        #expect(try virsh("domblklist", "--details", "test").out
+                == " Type   Device   Target   Source\n" + String(repeating: "-", count: 7 + 9 + 9 + 20)
+                 + "\n file   disk     vda      /guest/diskimage1\n\n")
     }
 }
 
@@ -250,7 +250,7 @@ struct CLIDefinitionTests {
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out == "Domain 'vm-with-a-long-name' defined from \(file.path)\n\n"
                  + "Domain 'vm-with-a-long-name' started\n\n"
-                 + " Id   Name                  State\n--------------------------------------\n"
+                 + " Id   Name                  State\n" + String(repeating: "-", count: 5 + 22 + 10) + "\n"
                  + " 1    test                  running\n 2    vm-with-a-long-name   running\n\n")
     }
 
