@@ -54,8 +54,11 @@ extension VirError {
 }
 
 extension VirError {
-    /// A domain XML parse or validation failure, as libvirt reports it.
+    /// A domain XML parse or validation failure. DomainXML's messages already carry libvirt's
+    /// prefix ("XML error: ...", "unsupported configuration: ..."); the code follows it.
     public static func xml(_ error: DomainXMLError) -> VirError {
-        VirError(.xmlError, "XML error: \(error.message)", domain: .domain)
+        let m = error.message
+        if m.hasPrefix("unsupported configuration") { return VirError(.configUnsupported, m, domain: .domain) }
+        return VirError(.xmlError, m.hasPrefix("XML error") ? m : "XML error: \(m)", domain: .domain)
     }
 }

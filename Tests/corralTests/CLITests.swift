@@ -187,7 +187,8 @@ let domainXMLParserLanded = (try? Domain(xml: "<domain type='test'><name>p</name
         defer { try? FileManager.default.removeItem(at: file) }
         let r = try virsh("define", file.path)
         #expect(r.status == 1)
-        #expect(r.err.hasPrefix("error: Failed to define domain from \(file.path)\nerror: "), "\(r.err)")
+        #expect(r.err.hasPrefix("error: Failed to define domain from \(file.path)\nerror: XML error: "), "\(r.err)")
+        #expect(!r.err.contains("XML error: XML error"))
         let missing = try virsh("define", "/nonexistent/x.xml")
         #expect(missing.status == 1)
         #expect(missing.err == "error: Failed to open file '/nonexistent/x.xml': No such file or directory\n")
