@@ -15,7 +15,7 @@ enum Commands {
         ("Host and Hypervisor", [
             Capabilities.self, DomCapabilities.self, Hostname.self, NodeInfo.self, URI.self, Version.self,
         ]),
-        ("Virsh itself", [Help.self, Quit.self]),
+        ("Corral itself", [Help.self, Quit.self]),
     ]
 
     static func find(_ name: String) -> (any ShellCommand.Type)? {
