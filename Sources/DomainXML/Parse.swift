@@ -731,7 +731,9 @@ enum DomainParser {
             }
         }
         var controllers = Set<String>()
-        for c in d.devices.controllers {
+        let companions: Set<String> = ["ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", "vt82c686b-uhci"]
+        // An EHCI controller and its UHCI companions share one index: they form one USB bus.
+        for c in d.devices.controllers where !(c.type == "usb" && companions.contains(c.model ?? "")) {
             guard controllers.insert("\(c.type)#\(c.index)").inserted else {
                 throw err("XML error: Multiple '\(c.type)' controllers with index '\(c.index)'")
             }
