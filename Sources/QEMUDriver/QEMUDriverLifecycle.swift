@@ -158,7 +158,10 @@ extension QEMUDriver {
         var client: QMPClient?
         while client == nil {
             if FileIO.exists(state.exitStatus(name)) {
-                let stderr = FileIO.tail(state.logPath(name), from: logStart).trimmingCharacters(in: .whitespacesAndNewlines)
+                // Like libvirt, leave out QEMU's informational pty lines; keep its error messages.
+                let stderr = FileIO.tail(state.logPath(name), from: logStart).split(separator: "\n")
+                    .filter { !$0.hasPrefix("char device redirected to ") }.joined(separator: "\n")
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
                 throw VirError.internalError("QEMU unexpectedly closed the monitor (vm='\(name)'): \(stderr)")
             }
             if Date() > deadline {
