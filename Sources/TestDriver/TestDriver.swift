@@ -573,6 +573,9 @@ actor EchoStream: ByteStream {
 
     func read() async throws -> [UInt8]? {
         while buffer.isEmpty && !closed {
+            guard waiter == nil else {
+                throw VirError(.operationInvalid, "Requested operation is not valid: console read already in progress", domain: .test)
+            }
             await withCheckedContinuation { waiter = $0 }
         }
         if buffer.isEmpty { return nil }

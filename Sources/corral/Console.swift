@@ -135,7 +135,8 @@ final class RawTerminal {
         guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return }
         var raw = saved
         cfmakeraw(&raw)
-        active = tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0
+        // TCSANOW, not TCSAFLUSH: keystrokes typed ahead belong to the guest.
+        active = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0
     }
 
     func restore() {

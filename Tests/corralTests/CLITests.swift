@@ -264,4 +264,50 @@ struct CLIDefinitionTests {
         #expect(broken.err.contains("error: "))
         #expect(broken.out.contains("Name:           test"))
     }
+
+    @Test func createPausedIsTransient() throws {
+        let file = try tempXML("tr")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try virsh("create --paused \(file.path); domstate --reason tr; destroy tr; list --all --name")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out == "Domain 'tr' created from \(file.path)\n\npaused (user)\n\nDomain 'tr' destroyed\n\ntest\n\n")
+    }
+}
+
+/// Terminal behaviour, through util-linux `script` which gives corral a pseudo-terminal.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs /usr/bin/script"))
+struct CLITerminalTests {
+    func inTerminal(_ command: String, stdin: String) throws -> CLI.Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qec", "'\(CLI.binary.path)' -c test:///default \(command)", "/dev/null"]
+        let inPipe = Pipe(), outPipe = Pipe()
+        p.standardInput = inPipe; p.standardOutput = outPipe; p.standardError = outPipe
+        try p.run()
+        // Feed slowly: the terminal must be set up before keystrokes matter.
+        for line in stdin.split(separator: "\n", omittingEmptySubsequences: false) {
+            Thread.sleep(forTimeInterval: 0.5)
+            inPipe.fileHandleForWriting.write(Data((line + (line.hasSuffix("\u{1d}") ? "" : "\n")).utf8))
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        try inPipe.fileHandleForWriting.close()
+        let out = outPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CLI.Result(status: p.terminationStatus, out: String(decoding: out, as: UTF8.self).replacingOccurrences(of: "\r", with: ""), err: "")
+    }
+
+    @Test func interactiveShell() throws {
+        let r = try inTerminal("", stdin: "domstate test\nquit")
+        #expect(r.status == 0)
+        #expect(r.out.contains("Welcome to corral, the virtualization interactive terminal."))
+        #expect(r.out.contains("corral # domstate test\nrunning\n\ncorral # quit\n"), "\(r.out)")   // the terminal echoes input
+    }
+
+    @Test func consoleLeavesOnEscape() throws {
+        let r = try inTerminal("'console test; domstate test'", stdin: "typed\u{1d}")
+        #expect(r.status == 0, "\(r.out)")
+        #expect(r.out.contains("Connected to domain 'test'\nEscape character is ^] (Ctrl + ])\n"))
+        #expect(r.out.contains("typed"))
+        #expect(r.out.hasSuffix("running\n\n"), "\(r.out)")
+    }
 }
