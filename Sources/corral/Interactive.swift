@@ -7,9 +7,9 @@ enum Interactive {
         var allOK = true
         var carried = ""
         while let line = readLine(strippingNewline: true) {
-            // backslash-newline continues a command on the next line
+            // backslash-newline continues a command on the next line; the tokenizer elides it
             if line.hasSuffix("\\") {
-                carried += line.dropLast() + " "
+                carried += line + "\n"
                 continue
             }
             let text = carried + line

@@ -145,6 +145,11 @@ let domainXMLParserLanded = (try? Domain(xml: "<domain type='test'><name>p</name
                  + " Id   Name   State\n-----------------------\n -    test   shut off\n\n")
     }
 
+    @Test func scriptLinesContinueAfterBackslash() throws {
+        let r = try CLI.run(["-c", "test:///default"], stdin: "list \\\n  --all \\\n  --na\\\nme\n", timeout: 30)
+        #expect(r.out == "test\n\n", "\(r.err)")
+    }
+
     @Test func failingScriptLineMakesStatusOne() throws {
         let r = try CLI.run(["-c", "test:///default"], stdin: "domid test\nbogus\ndomid test\n", timeout: 30)
         #expect(r.status == 1)
