@@ -304,8 +304,7 @@ enum PCIAllocator {
         }
         // Slot 0 is the host bridge. PIIX3 sits at 1 on pc; on q35 slot 1 is kept for the primary
         // video, 0x1b for ICH9 audio, 0x1d for ICH9 USB and 0x1f for the ICH9 LPC/SATA/SMBus functions.
-        // Slot 2 on pc is kept for the primary video even when there is none, as libvirt does.
-        let reserved: Set<Int> = q35 ? [0, 1, 0x1b, 0x1d, 0x1f] : [0, 1, 2]
+        let reserved: Set<Int> = q35 ? [0, 1, 0x1b, 0x1d, 0x1f] : [0, 1]
 
         func take(_ slot: Int, _ function: Int, multifunction: Bool = false) -> DeviceAddress? {
             guard !used.contains(slot * 8 + function) else { return nil }

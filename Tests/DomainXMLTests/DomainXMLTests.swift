@@ -213,7 +213,7 @@ private func parseError(_ xml: String) -> String? {
             """)
         d.applyDefaults()
         #expect(PCIAddress(d.devices.interfaces[0].address)?.slot == 3)
-        #expect(PCIAddress(d.devices.disks[0].address)?.slot == 4, "slot 2 is kept for video, 3 is taken")
-        #expect(PCIAddress(d.devices.memballoon?.address)?.slot == 5)
+        #expect(PCIAddress(d.devices.disks[0].address)?.slot == 2)
+        #expect(PCIAddress(d.devices.memballoon?.address)?.slot == 4, "slot 3 is taken")
     }
 }
