@@ -74,9 +74,15 @@ final class ElementReader {
         return nil
     }
 
-    func children(_ childName: String) -> [ElementReader] {
+    /// All unconsumed children called `childName` (that satisfy `condition`), in one pass.
+    func children(_ childName: String, where condition: (ElementReader) -> Bool = { _ in true }) -> [ElementReader] {
         var out: [ElementReader] = []
-        while let c = child(childName) { out.append(c) }
+        for (i, k) in kids.enumerated() where !kidUsed[i] {
+            if case .element(let n, _, _) = k, n == childName, let r = ElementReader(k), condition(r) {
+                kidUsed[i] = true
+                out.append(r)
+            }
+        }
         return out
     }
 
@@ -309,7 +315,7 @@ enum DomainParser {
         if let k = o.child("initrd") { os.initrd = k.text; o.keep(k) }
         if let k = o.child("cmdline") { os.cmdline = k.text; o.keep(k) }
         // Only plain <boot dev=''/> is modeled; anything richer stays verbatim.
-        while let b = o.child("boot", where: { $0.has("dev") && $0.isPlain(["dev"]) }) {
+        for b in o.children("boot", where: { $0.has("dev") && $0.isPlain(["dev"]) }) {
             let dev = try b.oneOf("dev", ["hd", "fd", "cdrom", "network"], what: "boot device") ?? ""
             os.boot.append(dev)
         }

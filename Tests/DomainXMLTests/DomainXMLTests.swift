@@ -214,6 +214,6 @@ private func parseError(_ xml: String) -> String? {
         d.applyDefaults()
         #expect(PCIAddress(d.devices.interfaces[0].address)?.slot == 3)
         #expect(PCIAddress(d.devices.disks[0].address)?.slot == 2)
-        #expect(PCIAddress(d.devices.memballoon?.address)?.slot == 4)
+        #expect(PCIAddress(d.devices.memballoon?.address)?.slot == 4, "slot 3 is taken")
     }
 }
