@@ -76,6 +76,18 @@ enum ProcessSupervisor {
         return stat.state != "Z" && stat.state != "X"
     }
 
+    /// True when `pid` is alive and runs `executable` (guards against a recycled pid).
+    static func isRunning(_ pid: Int32, executable: String) -> Bool {
+        guard isAlive(pid) else { return false }
+        guard let cmdline = FileIO.read("/proc/\(pid)/cmdline") else { return true }
+        let argv0 = String(decoding: cmdline.prefix { $0 != 0 }, as: UTF8.self)
+        return argv0 == executable
+    }
+
+    static var bootID: String? {
+        FileIO.readString("/proc/sys/kernel/random/boot_id")?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func readPid(_ path: String) -> Int32? {
         guard let text = FileIO.readString(path) else { return nil }
         return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -46,7 +46,11 @@ extension QEMUDriver {
             // Nobody holds the lock yet no status was written: a start died half-way.
             if ProcessSupervisor.isAlive(pid) { kill(pid, SIGKILL) }
             (reason, detail) = (DomainStateReason(.shutoff, DomainStateReason.shutoffFailed), EventDetail.stoppedFailed)
-        } else if ProcessSupervisor.isAlive(pid) || ProcessSupervisor.isAlive(supervisor) {
+        } else if status?.bootID != nil && status?.bootID != ProcessSupervisor.bootID {
+            // The host rebooted since the start: nothing recorded here is running any more.
+            (reason, detail) = (DomainStateReason(.shutoff, DomainStateReason.shutoffCrashed), EventDetail.stoppedCrashed)
+        } else if ProcessSupervisor.isRunning(pid, executable: status?.emulator ?? "")
+                    || ProcessSupervisor.isRunning(supervisor, executable: "/bin/sh") {
             // While only the shell lives, it is about to record QEMU's exit: still running until then.
             return true
         } else {
@@ -105,7 +109,11 @@ extension QEMUDriver {
         } catch {
             throw VirError(.systemError, "cannot create directory '\(runDir)': \(error.localizedDescription)", domain: .qemu)
         }
-        let context = state.launchContext(name, accel: accel)
+        var context = state.launchContext(name, accel: accel)
+        // QEMU picks a free VNC port itself (to=); SPICE needs one chosen here.
+        for (i, g) in def.devices.graphics.enumerated() where g.type == "spice" && (g.autoport == true || g.port == nil || g.port == -1) {
+            context.graphicsPorts[i] = try Self.freeTCPPort(from: 5900 + i, avoiding: Set(context.graphicsPorts.values))
+        }
         var argv: [String]
         do {
             argv = try QEMUCommandLine.build(def, context: context, caps: caps)
@@ -204,12 +212,24 @@ extension QEMUDriver {
                     try await Task.sleep(nanoseconds: 20_000_000)
                 }
             }
+            for (i, g) in def.devices.graphics.enumerated() {
+                // Passwords stay off the command line (visible in ps); QEMU gets them here.
+                if let pw = g.passwd, g.type == "vnc" || g.type == "spice" {
+                    try await qmp.execute("set_password", arguments: ["protocol": .string(g.type), "password": .string(pw)])
+                }
+                if g.type == "vnc", g.autoport == true || g.port == nil || g.port == -1,
+                   let service = try await qmp.execute("query-vnc")["service"]?.string, let port = Int(service) {
+                    live.devices.graphics[i].port = port
+                } else if g.type == "spice", let port = context.graphicsPorts[i] {
+                    live.devices.graphics[i].port = port
+                }
+            }
             if !paused { try await qmp.execute("cont") }
             let st = paused ? DomainStateReason(.paused, DomainStateReason.pausedUser)
                             : DomainStateReason(.running, DomainStateReason.runningBooted)
             let status = DomainStatus(id: id, pid: pid, state: st.state.rawValue, reason: st.reason,
                                       startTime: Date().timeIntervalSince1970, emulator: emulatorPath(for: def),
-                                      serialPTYs: serialPTYs, consolePTYs: consolePTYs)
+                                      serialPTYs: serialPTYs, consolePTYs: consolePTYs, bootID: ProcessSupervisor.bootID)
             try FileIO.writeAtomically(live.formatXML([.secure]), to: state.statusXML(name))
             try writeStatus(name, status)
             await qmp.close()
@@ -223,9 +243,27 @@ extension QEMUDriver {
         }
     }
 
+    /// The first TCP port from `start` (up to 65535) that nothing listens on, like libvirt's port allocator.
+    static func freeTCPPort(from start: Int, avoiding taken: Set<Int>) throws -> Int {
+        for port in start...65535 where !taken.contains(port) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { break }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = INADDR_ANY
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            Glibc.close(fd)
+            if ok == 0 { return port }
+        }
+        throw VirError.internalError("Unable to find an unused port in range 'display' (\(start)-65535)")
+    }
+
     func emulatorPath(for def: Domain) -> String {
         if let e = def.devices.emulator, !e.isEmpty { return e }
-        return "/usr/bin/qemu-system-\(def.os.arch ?? Self.hostArch)"
+        return QEMUCommandLine.defaultEmulator
     }
 
     /// Files QEMU would fail on, named up front rather than in QEMU's words.
@@ -341,8 +379,9 @@ extension QEMUDriver {
         guard let qmp = try? await QMPClient.connect(path: "\(state.domainRunDir(e.name))/monitor.sock", timeout: .seconds(5)) else {
             return status.domainState
         }
-        defer { Task { await qmp.close() } }
-        guard let run = try? await qmp.execute("query-status")["status"]?.string else { return status.domainState }
+        let reply = try? await qmp.execute("query-status")
+        await qmp.close()
+        guard let run = reply?["status"]?.string else { return status.domainState }
         let now = stateFromQMP(run, previous: status.domainState)
         if now != status.domainState { try? updateState(e.name, now) }
         return now

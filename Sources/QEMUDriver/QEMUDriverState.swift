@@ -15,6 +15,8 @@ struct DomainStatus: Codable, Sendable, Equatable {
     var serialPTYs: [String?]
     /// pty paths of `devices.consoles`, index-aligned.
     var consolePTYs: [String?]
+    /// The host's boot id at start: after a host reboot the recorded pids name other processes.
+    var bootID: String?
 
     var domainState: DomainStateReason {
         DomainStateReason(DomainState(rawValue: state) ?? .noState, reason)

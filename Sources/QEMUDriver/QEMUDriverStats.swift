@@ -63,12 +63,15 @@ extension QEMUDriver {
         }
         // One monitor session for all QMP-backed groups; if the monitor is busy the groups are skipped.
         let wantQMP = !types.intersection([.balloon, .vcpu, .block]).isEmpty
-        var balloon: QMPValue?, cpus: QMPValue?, blocks: QMPValue?
+        var balloon: QMPValue?, cpus: QMPValue?, blocks: QMPValue?, devices: QMPValue?
         if wantQMP, let lock = try? await FileLock.acquire(state.monitorLock(e.name), timeout: 5, what: "monitor"),
            let qmp = try? await QMPClient.connect(path: "\(state.domainRunDir(e.name))/monitor.sock", timeout: .seconds(5)) {
             if types.contains(.balloon) { balloon = try? await qmp.execute("query-balloon") }
             if types.contains(.vcpu) { cpus = try? await qmp.execute("query-cpus-fast") }
-            if types.contains(.block) { blocks = try? await qmp.execute("query-blockstats") }
+            if types.contains(.block) {
+                blocks = try? await qmp.execute("query-blockstats")
+                devices = try? await qmp.execute("query-block")
+            }
             await qmp.close()
             lock.release()
         }
@@ -97,12 +100,11 @@ extension QEMUDriver {
         if types.contains(.block) {
             let disks = def.devices.disks
             p.append(TypedParam("block.count", .uint(UInt32(disks.count))))
-            let statsByDevice = Self.blockStatsByDevice(blocks)
+            let statsByPath = Self.blockStatsByPath(stats: blocks, devices: devices)
             for (i, disk) in disks.enumerated() {
                 p.append(TypedParam("block.\(i).name", .string(disk.targetDev)))
                 if let path = disk.sourcePath { p.append(TypedParam("block.\(i).path", .string(path))) }
-                let alias = disk.alias ?? ""
-                guard let s = statsByDevice[disk.targetDev] ?? statsByDevice[alias] ?? statsByDevice["drive-\(alias)"] else { continue }
+                guard let path = disk.sourcePath, let s = statsByPath[path] else { continue }
                 for (field, key) in [("rd.reqs", "rd_operations"), ("rd.bytes", "rd_bytes"), ("wr.reqs", "wr_operations"),
                                      ("wr.bytes", "wr_bytes"), ("fl.reqs", "flush_operations")] {
                     if let v = s[key]?.uint64 { p.append(TypedParam("block.\(i).\(field)", .ullong(v))) }
@@ -115,17 +117,22 @@ extension QEMUDriver {
         return p
     }
 
-    /// query-blockstats entries keyed by every name a disk may be known by: device, qdev id and its last path part.
-    static func blockStatsByDevice(_ reply: QMPValue?) -> [String: QMPValue] {
+    /// query-blockstats entries keyed by image path: query-block tells which file each guest device
+    /// (qdev) has inserted, so disks are matched by their source path whatever the device ids are.
+    static func blockStatsByPath(stats: QMPValue?, devices: QMPValue?) -> [String: QMPValue] {
+        var pathByDevice: [String: String] = [:]
+        for dev in devices?.array ?? [] {
+            guard let inserted = dev["inserted"],
+                  let file = inserted["image"]?["filename"]?.string ?? inserted["file"]?.string else { continue }
+            for key in ["qdev", "device"] {
+                if let name = dev[key]?.string, !name.isEmpty { pathByDevice[name] = file }
+            }
+        }
         var out: [String: QMPValue] = [:]
-        for entry in reply?.array ?? [] {
-            guard let stats = entry["stats"] else { continue }
-            for key in ["device", "qdev", "node-name"] {
-                guard let name = entry[key]?.string, !name.isEmpty else { continue }
-                out[name] = stats
-                // qdev is a QOM path such as /machine/peripheral/virtio-disk0/virtio-backend.
-                let parts = name.split(separator: "/")
-                if parts.count >= 3, parts[1] == "peripheral" { out[String(parts[2])] = stats }
+        for entry in stats?.array ?? [] {
+            guard let s = entry["stats"] else { continue }
+            for key in ["qdev", "device"] {
+                if let name = entry[key]?.string, !name.isEmpty, let path = pathByDevice[name] { out[path] = s }
             }
         }
         return out

@@ -172,6 +172,21 @@ struct QEMUDriverLifecycleTests {
         await #expect(throws: VirError.self) { _ = try await d.lookupDomain(uuid: dom.uuid) }
     }
 
+    @Test func vncAutoportAndPasswordAreSetUp() async throws {
+        let root = try TempRoot()
+        defer { root.cleanup() }
+        let d = try root.driver()
+        let xml = biosOnlyXML("vnc", extraDevices: "\n    <graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='s3cret'/>")
+        let dom = try await d.createDomain(xml: xml, flags: [])
+        let live = try await d.domainXML(dom, flags: .secure)
+        let port = try #require(live.firstMatch(of: /graphics type='vnc' port='(\d+)'/).flatMap { Int($0.1) })
+        #expect(port >= 5900)
+        #expect(!(try await d.domainXML(dom, flags: [])).contains("s3cret"))
+        // The password is not on QEMU's command line.
+        #expect(FileIO.readString("\(root.path)/log/qemu/vnc.log")?.contains("s3cret") == false)
+        try await d.destroyDomain(dom, flags: 0)
+    }
+
     @Test func missingKernelIsNamedAndLeavesNoRunDir() async throws {
         let root = try TempRoot()
         defer { root.cleanup() }
