@@ -6,7 +6,7 @@ import Foundation
 enum DomainDefaults {
     static func apply(to d: inout Domain) {
         if d.uuid == nil { d.uuid = UUID() }
-        if d.currentMemoryKiB == nil || d.currentMemoryKiB! > d.memoryKiB { d.currentMemoryKiB = d.memoryKiB }
+        if (d.currentMemoryKiB ?? .max) > d.memoryKiB { d.currentMemoryKiB = d.memoryKiB }
         if d.vcpu.placement == nil { d.vcpu.placement = "static" }
         let hvm = d.os.type == "hvm"
         if hvm {
@@ -22,7 +22,7 @@ enum DomainDefaults {
         disks(&d)
         if pcLike { inputs(&d) }
         charDevices(&d, x86: pcLike)
-        displays(&d)
+        displays(&d, x86: pcLike)
         if d.devices.memballoon == nil && hvm { d.devices.memballoon = MemBalloon(model: "virtio") }
         for i in d.devices.watchdogs.indices where d.devices.watchdogs[i].action == nil {
             d.devices.watchdogs[i].action = "reset"
@@ -113,10 +113,10 @@ enum DomainDefaults {
 
     static func charDevices(_ d: inout Domain, x86: Bool) {
         var ports = Set(d.devices.serials.compactMap(\.targetPort))
+        var p = 0
         for i in d.devices.serials.indices {
             if d.devices.serials[i].targetType == nil && x86 { d.devices.serials[i].targetType = "isa-serial" }
             if d.devices.serials[i].targetPort == nil {
-                var p = 0
                 while ports.contains(p) { p += 1 }
                 ports.insert(p)
                 d.devices.serials[i].targetPort = p
@@ -126,8 +126,8 @@ enum DomainDefaults {
             }
         }
         var pports = Set(d.devices.parallels.compactMap(\.targetPort))
+        p = 0
         for i in d.devices.parallels.indices where d.devices.parallels[i].targetPort == nil {
-            var p = 0
             while pports.contains(p) { p += 1 }
             pports.insert(p)
             d.devices.parallels[i].targetPort = p
@@ -175,7 +175,7 @@ enum DomainDefaults {
         return m
     }
 
-    static func displays(_ d: inout Domain) {
+    static func displays(_ d: inout Domain, x86: Bool) {
         for i in d.devices.graphics.indices where ["vnc", "spice"].contains(d.devices.graphics[i].type) {
             var g = d.devices.graphics[i]
             if g.autoport == nil { g.autoport = g.port == nil || g.port == -1 }
@@ -187,7 +187,8 @@ enum DomainDefaults {
         }
         for i in d.devices.videos.indices {
             var v = d.devices.videos[i]
-            if v.model == "default" { v.model = "vga" }
+            // libvirt's QEMU default on x86 is still cirrus (qemuDomainDeviceVideoDefPostParse).
+            if v.model == "default" { v.model = x86 ? "cirrus" : "virtio" }
             switch v.model {
             case "vga", "cirrus", "vmvga", "bochs":
                 if v.vram == nil { v.vram = 16384 }
@@ -207,7 +208,8 @@ enum DomainDefaults {
            !d.devices.videos.contains(where: { $0.primary == true }) {
             d.devices.videos[first].primary = true
         }
-        if !d.devices.sounds.isEmpty && d.devices.audios.isEmpty {
+        // libvirt always gives QEMU an audio backend; "none" unless SPICE carries the sound.
+        if x86 && d.devices.audios.isEmpty {
             let spice = d.devices.graphics.contains { $0.type == "spice" }
             d.devices.audios.append(Audio(id: 1, type: spice ? "spice" : "none"))
         }
@@ -250,7 +252,6 @@ enum DomainDefaults {
         for i in list.indices where list[i].type == "usb" && list[i].model == nil {
             list[i].model = q35 ? "qemu-xhci" : "piix3-uhci"
         }
-        if !has("pci", 0) { insert(Controller(type: "pci", index: 0, model: q35 ? "pcie-root" : "pci-root"), into: &list) }
         if q35 && !has("sata", 0) { insert(Controller(type: "sata", index: 0), into: &list) }
         for disk in d.devices.disks {
             guard let bus = disk.targetBus, ["ide", "sata", "scsi", "fdc"].contains(bus),
@@ -264,6 +265,7 @@ enum DomainDefaults {
         if needsVirtioSerial && !list.contains(where: { $0.type == "virtio-serial" }) {
             insert(Controller(type: "virtio-serial", index: 0), into: &list)
         }
+        if !has("pci", 0) { insert(Controller(type: "pci", index: 0, model: q35 ? "pcie-root" : "pci-root"), into: &list) }
         d.devices.controllers = list
     }
 
@@ -273,8 +275,8 @@ enum DomainDefaults {
         for c in d.devices.channels + d.devices.consoles where c.address?.type == "virtio-serial" {
             if let p = c.address?["port"].flatMap(parseInteger) { used.insert(p) }
         }
+        var p = 1
         func next() -> DeviceAddress {
-            var p = 1
             while used.contains(p) { p += 1 }
             used.insert(p)
             return DeviceAddress(type: "virtio-serial", attributes: [

@@ -74,9 +74,15 @@ final class ElementReader {
         return nil
     }
 
-    func children(_ childName: String) -> [ElementReader] {
+    /// All unconsumed children called `childName` (that satisfy `condition`), in one pass.
+    func children(_ childName: String, where condition: (ElementReader) -> Bool = { _ in true }) -> [ElementReader] {
         var out: [ElementReader] = []
-        while let c = child(childName) { out.append(c) }
+        for (i, k) in kids.enumerated() where !kidUsed[i] {
+            if case .element(let n, _, _) = k, n == childName, let r = ElementReader(k), condition(r) {
+                kidUsed[i] = true
+                out.append(r)
+            }
+        }
         return out
     }
 
@@ -309,7 +315,7 @@ enum DomainParser {
         if let k = o.child("initrd") { os.initrd = k.text; o.keep(k) }
         if let k = o.child("cmdline") { os.cmdline = k.text; o.keep(k) }
         // Only plain <boot dev=''/> is modeled; anything richer stays verbatim.
-        while let b = o.child("boot", where: { $0.has("dev") && $0.isPlain(["dev"]) }) {
+        for b in o.children("boot", where: { $0.has("dev") && $0.isPlain(["dev"]) }) {
             let dev = try b.oneOf("dev", ["hd", "fd", "cdrom", "network"], what: "boot device") ?? ""
             os.boot.append(dev)
         }
@@ -731,7 +737,9 @@ enum DomainParser {
             }
         }
         var controllers = Set<String>()
-        for c in d.devices.controllers {
+        let companions: Set<String> = ["ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", "vt82c686b-uhci"]
+        // An EHCI controller and its UHCI companions share one index: they form one USB bus.
+        for c in d.devices.controllers where !(c.type == "usb" && companions.contains(c.model ?? "")) {
             guard controllers.insert("\(c.type)#\(c.index)").inserted else {
                 throw err("XML error: Multiple '\(c.type)' controllers with index '\(c.index)'")
             }

@@ -97,7 +97,7 @@ enum XMLReader {
             if starts(with: "\u{FEFF}") { pos += 3 }
             try misc(allowDoctype: true)
             guard peek() == UInt8(ascii: "<") else {
-                throw fail(atEnd ? "document is empty" : "content before the root element")
+                throw fail(atEnd ? "document is empty" : "start tag expected, '<' not found")
             }
             let root = try element()
             try misc(allowDoctype: false)
@@ -182,6 +182,7 @@ enum XMLReader {
                     pos += 2
                     let tag = try name()
                     skipSpace()
+                    if atEnd { throw fail("premature end of data in end tag </\(tag)") }
                     guard peek() == UInt8(ascii: ">") else { throw fail("malformed end tag </\(tag)>") }
                     pos += 1
                     let open = stack.removeLast()

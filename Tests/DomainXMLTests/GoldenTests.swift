@@ -48,7 +48,7 @@ func lineDiff(expected: String, actual: String) -> String {
 
 @Suite struct GoldenTests {
     @Test func casesExist() {
-        #expect(Golden.cases.count >= 3)
+        #expect(Golden.cases.count >= 12)
         #expect(!Golden.errorCases.isEmpty)
     }
 
