@@ -179,8 +179,9 @@ final class QMPHandler: ChannelDuplexHandler {
             events.yield(QMPEvent(name: name, data: fields["data"], timestamp: ts))
         } else if fields["return"] != nil || fields["error"] != nil {
             let promise: EventLoopPromise<QMPValue>?
-            if let id = fields["id"]?.int64 {
-                promise = pending.removeValue(forKey: id)
+            if let idValue = fields["id"] {
+                // An id we did not send (wrong type or unknown) answers nothing of ours.
+                promise = idValue.int64.flatMap { pending.removeValue(forKey: $0) }
             } else if pending.count == 1, let only = pending.first {
                 // QEMU omits the id when it could not parse a request; it can only be the one in flight.
                 promise = pending.removeValue(forKey: only.key)

@@ -156,6 +156,28 @@ final class FakeQMPServer: Sendable {
         }
     }
 
+    @Test func randomGarbageFromTheServerIsSkipped() async throws {
+        var rng = SystemRandomNumberGenerator()
+        var garbage: [String] = []
+        for _ in 0..<200 {
+            let bytes = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                .filter { $0 != UInt8(ascii: "\n") }
+            garbage.append(String(decoding: bytes, as: UTF8.self))
+        }
+        garbage += [#"{"return": 1}"#.replacingOccurrences(of: "1", with: "[[[[[[[["), "[]", "null", #"{"event": 5}"#,
+                    #"{"QMP": 1}"#, #"{"id": "x", "return": {}}"#, String(repeating: "{\"a\":", count: 10_000)]
+        let lines = garbage
+        let server = try FakeQMPServer { req in
+            req["execute"]?.string == "qmp_capabilities"
+                ? [#"{"return": {}, "id": $ID}"#]
+                : lines + [#"{"return": {"ok": true}, "id": $ID}"#]
+        }
+        defer { server.stop() }
+        let qmp = try await QMPClient.connect(path: server.path)
+        #expect(try await qmp.execute("query-status") == ["ok": true])
+        await qmp.close()
+    }
+
     @Test func valueDecodingNeverCrashesOnGarbage() {
         for text in ["", "{", "[1,", "\u{0}", "{\"a\":}", "nul", String(repeating: "[", count: 100_000), "1e999999"] {
             _ = QMPValue.parse(Array(text.utf8))
