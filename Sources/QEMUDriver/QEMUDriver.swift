@@ -29,7 +29,12 @@ public actor QEMUDriver: HypervisorDriver {
 
     // MARK: Connection
 
-    public func uri() async throws -> String { "qemu:///embed?root=\(state.root)" }
+    public func uri() async throws -> String {
+        // Percent-encoded so a root with spaces, '&' or '#' survives a round trip through the URI parser.
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&+=#%")
+        return "qemu:///embed?root=" + (state.root.addingPercentEncoding(withAllowedCharacters: allowed) ?? state.root)
+    }
     public func hypervisorType() async throws -> String { "QEMU" }
 
     public func hostname() async throws -> String {

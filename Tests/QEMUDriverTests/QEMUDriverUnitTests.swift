@@ -59,6 +59,15 @@ import Hypervisor
         #expect(throws: VirError.self) { _ = try QEMUDriver.open(root: "relative/path") }
     }
 
+    @Test func uriPercentEncodesTheRoot() async throws {
+        let dir = try makeTempDir("uri") + "/my vms&x"
+        defer { FileIO.remove(dir) }
+        let d = try QEMUDriver.open(root: dir)
+        let uri = try await d.uri()
+        #expect(uri.hasSuffix("/my%20vms%26x"))
+        #expect(try ConnectionURI(parsing: uri)[param: "root"] == dir)
+    }
+
     @Test func atomicWriteReplacesWholeFile() throws {
         let dir = try makeTempDir("atomic")
         defer { FileIO.remove(dir) }
