@@ -118,7 +118,7 @@ public actor QEMUDriver: HypervisorDriver {
     func writeStatus(_ name: String, _ status: DomainStatus) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileIO.writeAtomically(try enc.encode(status), to: state.statusJSON(name))
+        try FileIO.writeAtomically(try enc.encode(status), to: state.statusJSON(name), durable: false)
     }
 
     func writeShutoff(_ name: String, _ s: DomainStateReason) {

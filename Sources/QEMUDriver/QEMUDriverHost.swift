@@ -186,7 +186,8 @@ extension QEMUDriver {
         } catch let e as DomainXMLError {
             throw VirError.unsupported(e.message)
         }
-        return "LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin " + shellQuoted(argv) + "\n"
+        // Just the argv, shell-quoted (libvirt prefixes environment assignments; Corral sets none).
+        return shellQuoted(argv) + "\n"
     }
 }
 

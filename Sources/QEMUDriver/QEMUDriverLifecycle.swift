@@ -235,7 +235,7 @@ extension QEMUDriver {
             let status = DomainStatus(id: id, pid: pid, state: st.state.rawValue, reason: st.reason,
                                       startTime: Date().timeIntervalSince1970, emulator: emulatorPath(for: def),
                                       serialPTYs: serialPTYs, consolePTYs: consolePTYs, bootID: ProcessSupervisor.bootID)
-            try FileIO.writeAtomically(live.formatXML([.secure]), to: state.statusXML(name))
+            try FileIO.writeAtomically(live.formatXML([.secure]), to: state.statusXML(name), durable: false)
             try writeStatus(name, status)
             await qmp.close()
             return status

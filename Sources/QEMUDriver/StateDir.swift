@@ -87,7 +87,8 @@ enum FileIO {
     static func readString(_ path: String) -> String? { read(path).map { String(decoding: $0, as: UTF8.self) } }
 
     /// Writes via a temporary file, fsync and rename, so readers never see a half-written file.
-    static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+    /// `durable: false` skips the fsyncs, for run-time state that means nothing after a host reboot.
+    static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644, durable: Bool = true) throws {
         let tmp = "\(path).tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw systemError("cannot create '\(tmp)'") }
@@ -100,7 +101,7 @@ enum FileIO {
                 off += n
             }
         }
-        if ok && fsync(fd) != 0 { ok = false }
+        if ok && durable && fsync(fd) != 0 { ok = false }
         let writeErr = systemError("cannot write '\(tmp)'")
         close(fd)
         guard ok else { unlink(tmp); throw writeErr }
@@ -109,13 +110,14 @@ enum FileIO {
             unlink(tmp)
             throw e
         }
+        guard durable else { return }
         let dir = (path as NSString).deletingLastPathComponent
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 
-    static func writeAtomically(_ string: String, to path: String) throws {
-        try writeAtomically(Data(string.utf8), to: path)
+    static func writeAtomically(_ string: String, to path: String, durable: Bool = true) throws {
+        try writeAtomically(Data(string.utf8), to: path, durable: durable)
     }
 
     static func append(_ string: String, to path: String) {
