@@ -98,7 +98,9 @@ struct RealQEMUTests {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let domain = try realize(try #require(ArgvCases.all[name]), tmp: tmp)
         let context = QEMULaunchContext(domainDir: tmp, logDir: tmp, accel: "tcg")
-        let argv = try QEMUCommandLine.build(domain, context: context, caps: Golden.caps)
+        // Real capabilities: the builder's device checks must accept everything these cases use.
+        let caps = try QEMUCapabilities.probeUncached(emulator: qemuBinary)
+        let argv = try QEMUCommandLine.build(domain, context: context, caps: caps)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: argv[0])
