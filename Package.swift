@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
-        .testTarget(name: "corralTests", dependencies: ["Hypervisor"]),
+        .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral"]),
     ],
     swiftLanguageModes: [.v6]
 )

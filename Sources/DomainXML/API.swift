@@ -20,14 +20,16 @@ public struct DomainXMLError: Error, Sendable, Equatable, CustomStringConvertibl
 extension Domain {
     /// Parses and validates a libvirt domain XML document.
     public init(xml: String) throws(DomainXMLError) {
-        throw DomainXMLError("DomainXML parser not implemented yet")
+        self = try DomainParser.parse(try XMLReader.parse(xml))
     }
 
     /// Formats as libvirt does (2-space indentation, libvirt's element order), ending with a newline.
     public func formatXML(_ options: FormatOptions = []) -> String {
-        fatalError("DomainXML formatter not implemented yet")
+        DomainFormatter(options: options).format(self)
     }
 
     /// Fills in what libvirt fills in on define: uuid, MAC addresses, default controllers and device addresses.
-    public mutating func applyDefaults() {}
+    public mutating func applyDefaults() {
+        DomainDefaults.apply(to: &self)
+    }
 }

@@ -11,11 +11,14 @@ public struct Extra: Sendable, Equatable, Hashable {
     public var attributes: [XMLAttribute] = []
     /// Unknown child elements (and their whole subtrees), in document order.
     public var children: [XMLNode] = []
+    /// Unknown attributes/children of modeled sub-elements that have no field of their own,
+    /// keyed by the sub-element's path below this element (e.g. "target", "source/vendor").
+    public var childExtras: [String: Extra] = [:]
     public init(attributes: [XMLAttribute] = [], children: [XMLNode] = []) {
         self.attributes = attributes
         self.children = children
     }
-    public var isEmpty: Bool { attributes.isEmpty && children.isEmpty }
+    public var isEmpty: Bool { attributes.isEmpty && children.isEmpty && childExtras.isEmpty }
 }
 
 public struct XMLAttribute: Sendable, Equatable, Hashable {

@@ -236,4 +236,12 @@ public protocol HypervisorDriver: Sendable {
     func domainXMLToNative(format: String, xml: String) async throws -> String
     /// Lifecycle events of this connection's domains.
     func events() async throws -> AsyncStream<DomainEvent>
+
+    // Added for virsh dominfo; defaults in DriverExtras.swift.
+    /// virDomainGetOSType.
+    func osType(_ dom: DomainRef) async throws -> String
+    /// virNodeGetSecurityModel.
+    func securityModel() async throws -> SecurityModel
+    /// virDomainGetSecurityLabel (nil when the domain has none).
+    func securityLabel(_ dom: DomainRef) async throws -> SecurityLabel?
 }

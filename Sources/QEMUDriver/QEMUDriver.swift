@@ -1,0 +1,257 @@
+import Foundation
+import DomainXML
+import Hypervisor
+
+/// The QEMU hypervisor driver for `qemu:///embed?root=DIR`: every piece of state lives in files
+/// under DIR, so any process opening the same root sees the same domains, including guests
+/// started by an earlier process. Cross-process exclusion uses flock on per-domain lock files.
+public actor QEMUDriver: HypervisorDriver {
+    let state: StateDir
+    var eventSinks: [UUID: AsyncStream<DomainEvent>.Continuation] = [:]
+    /// Capabilities per emulator path, valid while the binary's mtime/size are unchanged.
+    var capsCache: [String: (stamp: String, caps: QEMUCapabilities)] = [:]
+
+    /// Opens (creating if needed) the state root, as the CLI does for `qemu:///embed?root=DIR`.
+    public static func open(root: String) throws -> QEMUDriver {
+        guard root.hasPrefix("/") else {
+            throw VirError(.invalidArg, "invalid argument: embed root '\(root)' must be an absolute path", domain: .qemu)
+        }
+        let dir = StateDir(root: root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root)
+        try dir.create()
+        return QEMUDriver(state: dir)
+    }
+
+    init(state: StateDir) { self.state = state }
+
+    public var root: String { state.root }
+
+    // MARK: Connection
+
+    public func uri() async throws -> String { "qemu:///embed?root=\(state.root)" }
+    public func hypervisorType() async throws -> String { "QEMU" }
+
+    public func hostname() async throws -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { throw FileIO.systemError("cannot get hostname") }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func close() async {
+        for (_, sink) in eventSinks { sink.finish() }
+        eventSinks = [:]
+    }
+
+    // MARK: Events
+
+    public func events() async throws -> AsyncStream<DomainEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: DomainEvent.self, bufferingPolicy: .bufferingNewest(1024))
+        let key = UUID()
+        eventSinks[key] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.removeSink(key) }
+        }
+        return stream
+    }
+
+    private func removeSink(_ key: UUID) { eventSinks[key] = nil }
+
+    func emit(_ ref: DomainRef, _ kind: DomainEvent.Kind, _ detail: Int32) {
+        let event = DomainEvent(domain: ref, kind: kind, detail: detail)
+        for (_, sink) in eventSinks { sink.yield(event) }
+    }
+
+    // MARK: Loading domains from disk
+
+    /// Every domain under the root, after settling domains whose QEMU has exited.
+    func loadEntries() -> [DomainEntry] {
+        reconcileAll()
+        var byName: [String: DomainEntry] = [:]
+        let fm = FileManager.default
+        for file in (try? fm.contentsOfDirectory(atPath: state.configDir)) ?? [] where file.hasSuffix(".xml") {
+            let name = String(file.dropLast(4))
+            guard let text = FileIO.readString(state.configPath(name)),
+                  let def = try? Domain(xml: text), def.name == name, let uuid = def.uuid else { continue }
+            byName[name] = DomainEntry(name: name, uuid: uuid, config: def)
+        }
+        for name in (try? fm.contentsOfDirectory(atPath: state.runDir)) ?? [] {
+            guard let (live, status) = loadRunning(name), let uuid = live.uuid else { continue }
+            if var entry = byName[name] {
+                entry.live = live
+                entry.status = status
+                byName[name] = entry
+            } else {
+                byName[name] = DomainEntry(name: name, uuid: uuid, live: live, status: status)
+            }
+        }
+        return byName.values.sorted { $0.name < $1.name }
+    }
+
+    /// The live XML and status of a running domain; nil while it is starting or when absent.
+    func loadRunning(_ name: String) -> (Domain, DomainStatus)? {
+        guard let data = FileIO.read(state.statusJSON(name)),
+              let status = try? JSONDecoder().decode(DomainStatus.self, from: data),
+              let text = FileIO.readString(state.statusXML(name)),
+              let live = try? Domain(xml: text) else { return nil }
+        return (live, status)
+    }
+
+    func entry(named name: String) -> DomainEntry? { loadEntries().first { $0.name == name } }
+
+    /// Re-resolves a reference by UUID, so a stale id or name never reaches another guest.
+    func resolve(_ ref: DomainRef) throws -> DomainEntry {
+        guard let e = loadEntries().first(where: { $0.uuid == ref.uuid }) else {
+            throw VirError.noDomain(uuid: ref.uuid.uuidString.lowercased())
+        }
+        return e
+    }
+
+    func writeStatus(_ name: String, _ status: DomainStatus) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileIO.writeAtomically(try enc.encode(status), to: state.statusJSON(name))
+    }
+
+    func writeShutoff(_ name: String, _ s: DomainStateReason) {
+        let rec = ShutoffRecord(state: s.state.rawValue, reason: s.reason)
+        if let data = try? JSONEncoder().encode(rec) { try? FileIO.writeAtomically(data, to: state.shutoffRecord(name)) }
+    }
+
+    func shutoffState(_ name: String) -> DomainStateReason {
+        guard let data = FileIO.read(state.shutoffRecord(name)),
+              let rec = try? JSONDecoder().decode(ShutoffRecord.self, from: data),
+              let st = DomainState(rawValue: rec.state) else { return DomainStateReason(.shutoff, 0) }
+        return DomainStateReason(st, rec.reason)
+    }
+
+    // MARK: Lookup and listing
+
+    public func listAllDomains(flags: ListDomainsFlags) async throws -> [DomainRef] {
+        let entries = loadEntries()
+        return entries.filter { e in
+            let st = e.status?.domainState.state ?? .shutoff
+            func group(_ bits: ListDomainsFlags, _ matches: [(ListDomainsFlags, Bool)]) -> Bool {
+                flags.intersection(bits).isEmpty || matches.contains { flags.contains($0.0) && $0.1 }
+            }
+            let auto = FileIO.exists(state.autostartPath(e.name))
+            return group([.active, .inactive], [(.active, e.isActive), (.inactive, !e.isActive)])
+                && group([.persistent, .transient], [(.persistent, e.isPersistent), (.transient, !e.isPersistent)])
+                && group([.running, .paused, .shutoff, .other], [
+                    (.running, e.isActive && st == .running), (.paused, e.isActive && st == .paused),
+                    (.shutoff, !e.isActive), (.other, e.isActive && st != .running && st != .paused)])
+                && group([.autostart, .noAutostart], [(.autostart, auto), (.noAutostart, !auto)])
+        }.map(\.ref)
+    }
+
+    public func lookupDomain(name: String) async throws -> DomainRef {
+        guard let e = entry(named: name) else { throw VirError.noDomain(name: name) }
+        return e.ref
+    }
+
+    public func lookupDomain(uuid: UUID) async throws -> DomainRef {
+        guard let e = loadEntries().first(where: { $0.uuid == uuid }) else {
+            throw VirError.noDomain(uuid: uuid.uuidString.lowercased())
+        }
+        return e.ref
+    }
+
+    public func lookupDomain(id: Int32) async throws -> DomainRef {
+        guard let e = loadEntries().first(where: { $0.isActive && $0.status?.id == id }) else {
+            throw VirError.noDomain(id: id)
+        }
+        return e.ref
+    }
+
+    // MARK: Definitions
+
+    /// Parses, validates and fills in defaults, as libvirt does before defining or creating.
+    func parseDefinition(_ xml: String) throws -> Domain {
+        var def: Domain
+        do { def = try Domain(xml: xml) } catch { throw VirError.xml(error) }
+        def.applyDefaults()
+        if def.uuid == nil { def.uuid = UUID() }
+        def.id = nil
+        guard !def.name.isEmpty else { throw VirError(.noName, "missing name information in domain XML", domain: .domain) }
+        guard !def.name.contains("/"), def.name != ".", def.name != ".." else {
+            throw VirError(.xmlError, "XML error: name '\(def.name)' cannot contain '/'", domain: .domain)
+        }
+        return def
+    }
+
+    /// libvirt's name/uuid clash rules (virDomainObjListAddLocked).
+    func checkClash(_ def: Domain, entries: [DomainEntry]) throws -> DomainEntry? {
+        let uuidText = def.uuid?.uuidString.lowercased() ?? ""
+        if let same = entries.first(where: { $0.uuid == def.uuid }) {
+            if same.name != def.name {
+                throw VirError.operationFailed("domain '\(same.name)' is already defined with uuid \(uuidText)")
+            }
+            return same
+        }
+        if let other = entries.first(where: { $0.name == def.name }) {
+            throw VirError.operationFailed("domain '\(def.name)' already exists with uuid \(other.uuid.uuidString.lowercased())")
+        }
+        return nil
+    }
+
+    public func defineDomain(xml: String, validate: Bool) async throws -> DomainRef {
+        let def = try parseDefinition(xml)
+        let lock = try await FileLock.acquire(state.domainLock(def.name), what: "domain")
+        defer { lock.release() }
+        let existing = try checkClash(def, entries: loadEntries())
+        try FileIO.writeAtomically(def.formatXML([.inactive, .secure]), to: state.configPath(def.name))
+        var ref = DomainRef(name: def.name, uuid: def.uuid ?? UUID(), id: -1)
+        if let e = existing, e.isActive { ref.id = e.status?.id ?? -1 }
+        emit(ref, .defined, existing?.isPersistent == true ? EventDetail.definedUpdated : EventDetail.definedAdded)
+        return ref
+    }
+
+    public func undefineDomain(_ dom: DomainRef, flags: UInt32) async throws {
+        let e = try resolve(dom)
+        let lock = try await FileLock.acquire(state.domainLock(e.name), what: "domain")
+        defer { lock.release() }
+        guard e.isPersistent else { throw VirError.operationInvalid("cannot undefine transient domain") }
+        // A running domain stays up as a transient one, as in libvirt.
+        FileIO.remove(state.configPath(e.name))
+        FileIO.remove(state.autostartPath(e.name))
+        FileIO.remove(state.shutoffRecord(e.name))
+        emit(e.ref, .undefined, EventDetail.undefinedRemoved)
+    }
+
+    public func domainXML(_ dom: DomainRef, flags: DomainXMLFlags) async throws -> String {
+        let e = try resolve(dom)
+        var options: FormatOptions = []
+        if flags.contains(.secure) { options.insert(.secure) }
+        if flags.contains(.inactive) {
+            options.insert(.inactive)
+            guard let def = e.config ?? e.live else { throw VirError.noDomain(name: e.name) }
+            return def.formatXML(options)
+        }
+        if e.isActive, var live = e.live {
+            live.id = Int(e.status?.id ?? -1)
+            return live.formatXML(options)
+        }
+        guard let def = e.config else { throw VirError.noDomain(name: e.name) }
+        return def.formatXML(options.union(.inactive))
+    }
+
+    public func isPersistent(_ dom: DomainRef) async throws -> Bool { try resolve(dom).isPersistent }
+
+    public func autostart(_ dom: DomainRef) async throws -> Bool {
+        FileIO.exists(state.autostartPath(try resolve(dom).name))
+    }
+
+    public func setAutostart(_ dom: DomainRef, _ on: Bool) async throws {
+        let e = try resolve(dom)
+        guard e.isPersistent else { throw VirError.operationInvalid("cannot set autostart for transient domain") }
+        let path = state.autostartPath(e.name)
+        if on {
+            guard !FileIO.exists(path) else { return }
+            do {
+                try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: state.configPath(e.name))
+            } catch {
+                throw VirError(.systemError, "Failed to create symlink '\(path)': \(error.localizedDescription)", domain: .qemu)
+            }
+        } else {
+            FileIO.remove(path)
+        }
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Corral's build, demo and tests need (idempotent).
+set -euo pipefail
+
+PACKAGES=(
+  qemu-system-x86 qemu-utils      # the hypervisor and qemu-img
+  busybox-static cpio e2fsprogs   # the tiny guest's initramfs and data disk
+  xz-utils zstd kmod              # decompressing the cloud kernel's modules
+  libvirt-clients                 # virsh, for interop checks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v swift >/dev/null || { echo "setup: swift (6.x) is not on PATH; install the Swift toolchain from swift.org" >&2; exit 1; }
