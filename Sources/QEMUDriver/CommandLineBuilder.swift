@@ -15,6 +15,8 @@ struct ArgvBuilder {
     var netBoot: [Int: Int] = [:]
     /// Audio backend id the sound devices and VNC attach to.
     var audioIDs: [Int] = []
+    /// Root-bus PCI slots taken by explicit addresses or already handed out.
+    var usedRootSlots: Set<Int> = []
 
     init(domain: Domain, context: QEMULaunchContext, caps: QEMUCapabilities) throws {
         self.domain = domain
@@ -37,6 +39,14 @@ struct ArgvBuilder {
         }
         self.machine = machine
         isQ35 = machine == "q35" || machine.hasPrefix("pc-q35")
+        let devs = domain.devices
+        let addresses: [DeviceAddress?] = devs.disks.map(\.address) + devs.controllers.map(\.address) + devs.interfaces.map(\.address)
+            + (devs.serials + devs.parallels + devs.consoles + devs.channels).map(\.address) + devs.inputs.map(\.address)
+            + devs.videos.map(\.address) + devs.sounds.map(\.address) + [devs.memballoon?.address] + devs.rngs.map(\.address)
+            + devs.watchdogs.map(\.address) + devs.hostdevs.map(\.address) + devs.redirdevs.map(\.address) + devs.filesystems.map(\.address)
+        for case let address? in addresses where address.type == "pci" && (parseXMLInt(address["bus"]) ?? 0) == 0 {
+            if let slot = parseXMLInt(address["slot"]) { usedRootSlots.insert(slot) }
+        }
         guard isQ35 || machine == "pc" || machine.hasPrefix("pc-i440fx") || machine.hasPrefix("pc-") else {
             throw DomainXMLError("machine type '\(machine)' is not supported: use pc or q35")
         }

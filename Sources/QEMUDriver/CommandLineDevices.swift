@@ -7,9 +7,18 @@ extension ArgvBuilder {
 
     // MARK: addresses
 
-    /// bus/addr properties for a PCI device; none when the model leaves placement to QEMU.
-    func pciProps(_ address: DeviceAddress?, _ what: String) throws -> Props {
-        guard let address else { return [] }
+    /// bus/addr properties for a PCI device. A device without an address gets the lowest root-bus
+    /// slot that no device of the domain claims: QEMU would otherwise take slots in creation order
+    /// and collide with an explicitly addressed device created later.
+    mutating func pciProps(_ address: DeviceAddress?, _ what: String) throws -> Props {
+        guard let address else {
+            let range = isQ35 ? 1...30 : 2...31    // host bridge at 0; PIIX3 at 1 (pc), ICH9 at 0x1f (q35)
+            guard let slot = range.first(where: { !usedRootSlots.contains($0) }) else {
+                throw DomainXMLError("\(what): no free slot left on the PCI root bus")
+            }
+            usedRootSlots.insert(slot)
+            return [(key: "bus", value: .string(rootBus)), (key: "addr", value: .string("0x" + String(slot, radix: 16)))]
+        }
         guard address.type == "pci" else {
             throw DomainXMLError("\(what): address type '\(address.type)' is not valid for a PCI device")
         }
@@ -21,6 +30,9 @@ extension ArgvBuilder {
         guard (0...7).contains(function) else { throw DomainXMLError("\(what): PCI function must be 0 to 7") }
         if let domainNr = parseXMLInt(address["domain"]), domainNr != 0 {
             throw DomainXMLError("\(what): PCI domain \(domainNr) is not supported")
+        }
+        if bus != 0, !domain.devices.controllers.contains(where: { $0.type == "pci" && $0.index == bus }) {
+            throw DomainXMLError("\(what): PCI bus \(bus) does not exist: add <controller type='pci' index='\(bus)'>")
         }
         var props: Props = [(key: "bus", value: .string(bus == 0 ? rootBus : "pci.\(bus)"))]
         if address["multifunction"] == "on" { props.append((key: "multifunction", value: true)) }
@@ -43,7 +55,7 @@ extension ArgvBuilder {
         return props
     }
 
-    func pciDevice(_ base: ArgvJSON, _ address: DeviceAddress?, _ what: String) throws -> ArgvJSON {
+    mutating func pciDevice(_ base: ArgvJSON, _ address: DeviceAddress?, _ what: String) throws -> ArgvJSON {
         var json = base
         json.add(contentsOf: try pciProps(address, what))
         return json
@@ -63,7 +75,7 @@ extension ArgvBuilder {
         let needsSerialBus = domain.devices.channels.contains { ($0.targetType ?? "virtio") == "virtio" }
             || domain.devices.consoles.contains { $0.targetType == "virtio" }
         if needsSerialBus, !all.contains(where: { $0.type == "virtio-serial" }) {
-            try addDevice(["driver": "virtio-serial-pci", "id": "virtio-serial0"], for: "virtio-serial controller")
+            try addDevice(try pciDevice(["driver": "virtio-serial-pci", "id": "virtio-serial0"], nil, "virtio-serial controller"), for: "virtio-serial controller")
         }
     }
 
@@ -177,7 +189,6 @@ extension ArgvBuilder {
         let disks = domain.devices.disks
         // libvirt numbers node names from the last disk backwards; empty drives get none.
         var nodeNumber = disks.filter { $0.sourcePath != nil }.count
-        var floppies: [(unit: Int, node: String?, boot: Int?)] = []
         for (i, disk) in disks.enumerated() {
             let what = "disk '\(disk.targetDev)'"
             guard let index = Self.diskIndex(disk.targetDev) else {
@@ -196,19 +207,15 @@ extension ArgvBuilder {
                 guard !isQ35 else { throw DomainXMLError("\(what): q35 machines have no floppy controller") }
                 let unit = disk.address.flatMap { parseXMLInt($0["unit"]) } ?? index
                 guard unit < 2 else { throw DomainXMLError("\(what): the floppy controller has only units 0 and 1") }
-                floppies.append((unit, node, diskBoot[i]))
+                // pc machines have the ISA floppy controller built in; drives plug into its bus.
+                var json: ArgvJSON = ["driver": "floppy", "unit": .int(unit)]
+                json.add("drive", node)
+                json.add("id", "fdc0-0-\(unit)")
+                json.add("bootindex", diskBoot[i])
+                try addDevice(json, for: what)
                 continue
             }
             try buildDiskDevice(disk, bus: bus, index: index, node: node, boot: diskBoot[i], what)
-        }
-        if !floppies.isEmpty {
-            var json: ArgvJSON = ["driver": "isa-fdc"]
-            for f in floppies.sorted(by: { $0.unit < $1.unit }) {
-                let letter = f.unit == 0 ? "A" : "B"
-                json.add("drive\(letter)", f.node)
-                json.add("bootindex\(letter)", f.boot)
-            }
-            try addDevice(json, for: "floppy controller")
         }
     }
 

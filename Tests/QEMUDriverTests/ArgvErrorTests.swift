@@ -1,0 +1,102 @@
+import DomainXML
+import Foundation
+import QEMUDriver
+import Testing
+
+// What the builder refuses, and that the refusal names the device and the way out.
+
+private func buildError(_ domain: Domain, accel: String = "tcg", caps: QEMUCapabilities = Golden.caps) -> String? {
+    let context = QEMULaunchContext(domainDir: "/run/x", logDir: "/log", accel: accel)
+    do {
+        _ = try QEMUCommandLine.build(domain, context: context, caps: caps)
+        return nil
+    } catch let error as DomainXMLError {
+        return error.message
+    } catch {
+        return "unexpected error type: \(error)"
+    }
+}
+
+@Suite struct ArgvErrorTests {
+    @Test func tapNetworkingIsRefused() {
+        var d = ArgvCases.minimal
+        var net = Interface()
+        net.type = "network"
+        net.sourceNetwork = "default"
+        d.devices.interfaces = [net]
+        #expect(buildError(d)?.hasPrefix("interface 0 (type='network'): tap networking") == true)
+    }
+
+    @Test func unknownDiskBus() {
+        var d = ArgvCases.minimal
+        d.devices.disks = [disk("xvda", bus: "xen", path: "/img")]
+        #expect(buildError(d) == "disk 'xvda': disk bus 'xen' is not supported: use virtio, sata, ide, scsi or usb")
+    }
+
+    @Test func hostPassthroughNeedsKVM() {
+        var d = ArgvCases.minimal
+        d.cpu = CPU()
+        d.cpu?.mode = "host-passthrough"
+        #expect(buildError(d)?.contains("needs KVM") == true)
+        let context = QEMULaunchContext(domainDir: "/run/x", logDir: "/log", accel: "kvm")
+        #expect((try? QEMUCommandLine.build(d, context: context, caps: Golden.caps))?.contains("host") == true)
+    }
+
+    @Test func virtiofsIsRefused() {
+        var d = ArgvCases.minimal
+        var fs = Filesystem()
+        fs.driverType = "virtiofs"
+        fs.sourceDir = "/srv"
+        fs.targetDir = "srv"
+        d.devices.filesystems = [fs]
+        #expect(buildError(d)?.contains("virtiofs needs a virtiofsd") == true)
+    }
+
+    @Test func deviceMissingFromBinary() {
+        var d = ArgvCases.minimal
+        d.devices.videos = [Video(model: "qxl")]
+        let caps = QEMUCapabilities(version: [7, 2, 0], machines: ["pc"], defaultMachine: "pc", devices: ["VGA"])
+        #expect(buildError(d, caps: caps) == "video 0 (qxl): QEMU binary /usr/bin/qemu-system-x86_64 does not support device 'qxl-vga'")
+    }
+
+    @Test func unknownMachine() {
+        var d = ArgvCases.minimal
+        d.os.machine = "virt"
+        #expect(buildError(d) == "machine type 'virt' is not supported by /usr/bin/qemu-system-x86_64")
+    }
+
+    @Test func spiceAutoportNeedsAllocatedPort() {
+        var d = ArgvCases.minimal
+        var g = Graphics(type: "spice")
+        g.autoport = true
+        d.devices.graphics = [g]
+        #expect(buildError(d)?.contains("needs a port allocated by the driver") == true)
+        var context = Golden.context("x")
+        context.graphicsPorts = [0: 5905]
+        let argv = try? QEMUCommandLine.build(d, context: context, caps: Golden.caps)
+        #expect(argv?.contains("port=5905,addr=127.0.0.1,disable-ticketing=on,seamless-migration=on") == true)
+    }
+
+    @Test func missingPCIBus() {
+        var d = ArgvCases.minimal
+        var net = Interface()
+        net.address = pci(0, bus: 3)
+        d.devices.interfaces = [net]
+        #expect(buildError(d) == "interface 0 (type='user'): PCI bus 3 does not exist: add <controller type='pci' index='3'>")
+    }
+
+    @Test func emptyHardDiskIsRefused() {
+        var d = ArgvCases.minimal
+        d.devices.disks = [disk("vda", bus: "virtio", path: nil)]
+        #expect(buildError(d)?.contains("needs a <source>") == true)
+    }
+
+    @Test func noShutdownIsNeverPassedAndRebootDestroyMapsToNoReboot() throws {
+        var d = ArgvCases.minimal
+        d.onReboot = "destroy"
+        d.onPoweroff = "destroy"
+        let argv = try QEMUCommandLine.build(d, context: Golden.context("x"), caps: Golden.caps)
+        #expect(!argv.contains("-no-shutdown"))
+        #expect(argv.contains("-no-reboot"))
+    }
+}

@@ -1,0 +1,122 @@
+import DomainXML
+import Foundation
+import QEMUDriver
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Starts the real emulator with the golden-case domains (paths pointed at real temporary files)
+// and asks QMP whether it came up: this catches argv QEMU would reject, which goldens cannot.
+
+let qemuBinary = "/usr/bin/qemu-system-x86_64"
+
+/// Minimal blocking QMP exchange over a unix socket, enough to prove QEMU finished starting.
+func qmpExchange(path: String, commands: [String], deadline: Date) throws -> String {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw DomainXMLError("socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw DomainXMLError("socket path too long") }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+        for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    var connected = false
+    while Date() < deadline {
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc == 0 { connected = true; break }
+        usleep(50_000)
+    }
+    guard connected else { throw DomainXMLError("could not connect to QMP at \(path)") }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let payload = commands.map { $0 + "\n" }.joined()
+    _ = payload.withCString { send(fd, $0, strlen($0), 0) }
+    var reply = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = recv(fd, &buf, buf.count, 0)
+        if n <= 0 { break }
+        reply += buf[0..<n]
+    }
+    return String(decoding: reply, as: UTF8.self)
+}
+
+/// Points every host path of a golden-case domain at something that exists under `tmp`.
+func realize(_ input: Domain, tmp: String) throws -> Domain {
+    var d = input
+    let fm = FileManager.default
+    d.os.kernel = nil; d.os.initrd = nil; d.os.cmdline = nil
+    if d.os.loader?.type == "pflash" {
+        d.os.loader?.path = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd"
+        let vars = "\(tmp)/VARS.fd"
+        try? fm.removeItem(atPath: vars)
+        try fm.copyItem(atPath: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", toPath: vars)
+        d.os.nvram?.path = vars
+    }
+    for i in d.devices.disks.indices where d.devices.disks[i].sourcePath != nil {
+        let path = "\(tmp)/disk\(i).\(d.devices.disks[i].driverType ?? "raw")"
+        if d.devices.disks[i].driverType == "qcow2" {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
+            p.arguments = ["create", "-q", "-f", "qcow2", path, "16M"]
+            try p.run(); p.waitUntilExit()
+        } else {
+            fm.createFile(atPath: path, contents: Data(count: 1 << 20))
+        }
+        d.devices.disks[i].sourcePath = path
+        d.devices.disks[i].type = "file"   // no spare block device on the test host
+    }
+    for i in d.devices.serials.indices where d.devices.serials[i].sourcePath != nil {
+        d.devices.serials[i].sourcePath = "\(tmp)/serial\(i)"
+    }
+    for i in d.devices.serials.indices where d.devices.serials[i].logFile != nil {
+        d.devices.serials[i].logFile = "\(tmp)/custom\(i).log"
+    }
+    for i in d.devices.serials.indices where d.devices.serials[i].type == "tcp" {
+        d.devices.serials[i].sourceService = "0"   // any free port
+    }
+    for i in d.devices.filesystems.indices { d.devices.filesystems[i].sourceDir = tmp }
+    for i in d.devices.graphics.indices {
+        d.devices.graphics[i].listen = "127.0.0.1"
+        if d.devices.graphics[i].type == "spice" { d.devices.graphics[i].port = Int.random(in: 20000..<30000) }
+    }
+    d.devices.tpms = []   // needs a running swtpm, which is the driver's job
+    return d
+}
+
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: qemuBinary)))
+struct RealQEMUTests {
+    @Test(arguments: ArgvCases.all.keys.sorted())
+    func qemuStartsWithArgv(_ name: String) throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("corral-argv-\(name)-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let domain = try realize(try #require(ArgvCases.all[name]), tmp: tmp)
+        let context = QEMULaunchContext(domainDir: tmp, logDir: tmp, accel: "tcg")
+        // Real capabilities: the builder's device checks must accept everything these cases use.
+        let caps = try QEMUCapabilities.probeUncached(emulator: qemuBinary)
+        let argv = try QEMUCommandLine.build(domain, context: context, caps: caps)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+
+        let reply = try? qmpExchange(path: context.qmpSocket,
+                                     commands: [#"{"execute":"qmp_capabilities"}"#, #"{"execute":"query-status"}"#, #"{"execute":"quit"}"#],
+                                     deadline: Date().addingTimeInterval(15))
+        process.waitUntilExit()
+        let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(reply?.contains(#""status": "prelaunch""#) == true, "QEMU rejected \(name): \(errors) reply: \(reply ?? "none")")
+    }
+}
