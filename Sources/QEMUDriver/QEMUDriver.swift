@@ -8,8 +8,6 @@ import Hypervisor
 public actor QEMUDriver: HypervisorDriver {
     let state: StateDir
     var eventSinks: [UUID: AsyncStream<DomainEvent>.Continuation] = [:]
-    /// Capabilities per emulator path, valid while the binary's mtime/size are unchanged.
-    var capsCache: [String: (stamp: String, caps: QEMUCapabilities)] = [:]
     /// Domains started with VIR_DOMAIN_START_AUTODESTROY: destroyed when this connection closes.
     var autodestroy: [DomainRef] = []
 

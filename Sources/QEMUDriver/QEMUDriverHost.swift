@@ -8,73 +8,17 @@ import Glibc
 extension QEMUDriver {
     // MARK: Emulator capabilities and accelerator
 
-    /// The emulator's capabilities, probed once per binary identity (path, size, mtime) and cached
-    /// in memory and under cache/qemu/ so later processes skip the probe.
+    /// The emulator's capabilities, probed once per binary identity and cached under cache/qemu/.
     func capabilities(emulator: String) throws -> QEMUCapabilities {
-        var st = stat()
-        guard stat(emulator, &st) == 0 else {
-            throw VirError(.systemError, "Cannot find QEMU binary \(emulator): \(String(cString: strerror(errno)))", domain: .qemu)
-        }
-        let stamp = "\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)-\(st.st_ino)"
-        if let hit = capsCache[emulator], hit.stamp == stamp { return hit.caps }
-        let cacheFile = "\(state.cacheDir)/" + emulator.replacingOccurrences(of: "/", with: "_") + ".json"
-        if let data = FileIO.read(cacheFile), let rec = try? JSONDecoder().decode(CapsCacheRecord.self, from: data),
-           rec.stamp == stamp, rec.emulator == emulator {
-            capsCache[emulator] = (stamp, rec.caps)
-            return rec.caps
-        }
-        let caps = try Self.probeEmulator(emulator)
-        capsCache[emulator] = (stamp, caps)
-        if let data = try? JSONEncoder().encode(CapsCacheRecord(emulator: emulator, stamp: stamp, caps: caps)) {
-            try? FileIO.writeAtomically(data, to: cacheFile)
-        }
-        return caps
+        try QEMUCapabilities.probe(emulator: emulator, cacheDir: state.cacheDir)
     }
 
-    /// Version from `EMULATOR --version`; machines and devices stay unprobed (nothing is checked against them).
-    static func probeEmulator(_ emulator: String) throws -> QEMUCapabilities {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: emulator)
-        p.arguments = ["--version"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch {
-            throw VirError(.internalError, "internal error: cannot run \(emulator) --version: \(error.localizedDescription)", domain: .qemu)
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard let range = text.range(of: #"version (\d+)\.(\d+)(\.(\d+))?"#, options: .regularExpression) else {
-            throw VirError.internalError("cannot parse \(emulator) version number in '\(text.prefix(200))'")
-        }
-        let numbers = text[range].dropFirst("version ".count).split(separator: ".").compactMap { Int($0) }
-        return QEMUCapabilities(version: numbers + Array(repeating: 0, count: max(0, 3 - numbers.count)),
-                                machines: [], defaultMachine: nil, devices: [])
-    }
-
-    /// tcg for `<domain type='qemu'>`, kvm for type kvm when /dev/kvm can be opened.
+    /// tcg for `<domain type='qemu'>`; kvm for type kvm only when KVM really runs guests here.
     func accelerator(for def: Domain) throws -> String {
-        switch def.type {
-        case "qemu": return "tcg"
-        case "kvm":
-            let fd = Glibc.open("/dev/kvm", O_RDWR | O_CLOEXEC)
-            guard fd >= 0 else {
-                throw VirError.unsupported("domain requires KVM, but it is not available. Check that virtualization is enabled in the host BIOS, and host configuration is setup to load the kvm modules.")
-            }
-            Glibc.close(fd)
-            return "kvm"
-        default:
-            throw VirError.unsupported("Emulator '\(emulatorPath(for: def))' does not support virt type '\(def.type)'")
-        }
+        try KVMProbe.accelerator(for: def.type)
     }
 
-    var kvmUsable: Bool {
-        var def = Domain()
-        def.type = "kvm"
-        return (try? accelerator(for: def)) == "kvm"
-    }
+    var kvmUsable: Bool { KVMProbe.canRunGuests() }
 
     // MARK: Connection-level information
 
@@ -189,12 +133,6 @@ extension QEMUDriver {
         // Just the argv, shell-quoted (libvirt prefixes environment assignments; Corral sets none).
         return shellQuoted(argv) + "\n"
     }
-}
-
-struct CapsCacheRecord: Codable {
-    var emulator: String
-    var stamp: String
-    var caps: QEMUCapabilities
 }
 
 func xmlEscape(_ s: String) -> String {
