@@ -164,6 +164,31 @@ struct QEMUDriverLifecycleTests {
         try await d1.destroyDomain(dom, flags: 0)
     }
 
+    @Test func leftoversOfADeadProcessAreCleanedUp() async throws {
+        let root = try TempRoot()
+        defer { root.cleanup() }
+        let d = try root.driver()
+        let dom = try await d.defineDomain(xml: biosOnlyXML("ghost"), validate: true)
+        // A start that died half-way: run dir with a garbage status file, no exit-status, no live process.
+        let run = root.runDir("ghost")
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(run)/status.json"))
+        try Data("999999999\n".utf8).write(to: URL(fileURLWithPath: "\(run)/qemu.pid"))
+        #expect(try await d.domainState(dom) == DomainStateReason(.shutoff, DomainStateReason.shutoffFailed))
+        #expect(!FileIO.exists(run))
+        // A running record whose processes are gone (supervisor killed too): crashed.
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let started = try await d.startDomain(dom, flags: [])
+        let pid = try #require(root.qemuPid("ghost"))
+        let supervisor = try #require(ProcessSupervisor.readPid("\(run)/supervisor.pid"))
+        kill(supervisor, SIGKILL)
+        kill(pid, SIGKILL)
+        #expect(await waitUntil(10) { !ProcessSupervisor.isAlive(pid) && !ProcessSupervisor.isAlive(supervisor) })
+        #expect(!FileIO.exists("\(run)/exit-status"))
+        #expect(try await d.domainState(started) == DomainStateReason(.shutoff, DomainStateReason.shutoffCrashed))
+        #expect(!FileIO.exists(run))
+    }
+
     @Test func transientDomainDisappearsWhenStopped() async throws {
         let root = try TempRoot()
         defer { root.cleanup() }
