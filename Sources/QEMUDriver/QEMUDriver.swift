@@ -10,6 +10,8 @@ public actor QEMUDriver: HypervisorDriver {
     var eventSinks: [UUID: AsyncStream<DomainEvent>.Continuation] = [:]
     /// Domains started with VIR_DOMAIN_START_AUTODESTROY: destroyed when this connection closes.
     var autodestroy: [DomainRef] = []
+    /// While someone listens to events, notices guests that stop on their own (no QMP connection is kept).
+    var watcher: Task<Void, Never>?
 
     /// Opens (creating if needed) the state root, as the CLI does for `qemu:///embed?root=DIR`.
     public static func open(root: String) throws -> QEMUDriver {
@@ -42,6 +44,8 @@ public actor QEMUDriver: HypervisorDriver {
     }
 
     public func close() async {
+        watcher?.cancel()
+        watcher = nil
         let doomed = autodestroy
         autodestroy = []
         for ref in doomed { try? await destroyDomain(ref, flags: 0) }
@@ -58,10 +62,28 @@ public actor QEMUDriver: HypervisorDriver {
         continuation.onTermination = { [weak self] _ in
             Task { await self?.removeSink(key) }
         }
+        if watcher == nil {
+            watcher = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 500_000_000)
+                    guard let self, await self.watchOnce() else { return }
+                }
+            }
+        }
         return stream
     }
 
     private func removeSink(_ key: UUID) { eventSinks[key] = nil }
+
+    /// One watcher round: reconciles (which emits "stopped" for exited guests); false ends the watcher.
+    private func watchOnce() -> Bool {
+        guard !eventSinks.isEmpty else {
+            watcher = nil
+            return false
+        }
+        reconcileAll()
+        return true
+    }
 
     func emit(_ ref: DomainRef, _ kind: DomainEvent.Kind, _ detail: Int32) {
         let event = DomainEvent(domain: ref, kind: kind, detail: detail)

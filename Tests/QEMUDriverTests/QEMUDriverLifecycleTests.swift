@@ -189,6 +189,25 @@ struct QEMUDriverLifecycleTests {
         #expect(!FileIO.exists(run))
     }
 
+    @Test func eventListenersHearAboutGuestsStoppingOnTheirOwn() async throws {
+        let root = try TempRoot()
+        defer { root.cleanup() }
+        let d = try root.driver()
+        let dom = try await d.createDomain(xml: biosOnlyXML("watched"), flags: [])
+        let events = try await d.events()
+        kill(try #require(root.qemuPid("watched")), SIGKILL)
+        let stopped = Task { () -> DomainEvent? in
+            for await e in events where e.kind == .stopped { return e }
+            return nil
+        }
+        let timeout = Task { try await Task.sleep(nanoseconds: 15_000_000_000); stopped.cancel() }
+        let event = await stopped.value
+        timeout.cancel()
+        #expect(event == DomainEvent(domain: DomainRef(name: "watched", uuid: dom.uuid, id: -1), kind: .stopped,
+                                     detail: EventDetail.stoppedCrashed))
+        await d.close()
+    }
+
     @Test func transientDomainDisappearsWhenStopped() async throws {
         let root = try TempRoot()
         defer { root.cleanup() }
