@@ -118,11 +118,16 @@ public actor QEMUDriver: HypervisorDriver {
 
     /// The live XML and status of a running domain; nil while it is starting or when absent.
     func loadRunning(_ name: String) -> (Domain, DomainStatus)? {
-        guard let data = FileIO.read(state.statusJSON(name)),
-              let status = try? JSONDecoder().decode(DomainStatus.self, from: data),
+        guard let status = loadStatus(name),
               let text = FileIO.readString(state.statusXML(name)),
               let live = try? Domain(xml: text) else { return nil }
         return (live, status)
+    }
+
+    /// Just the status side file (written last at start, so its presence means the start completed).
+    func loadStatus(_ name: String) -> DomainStatus? {
+        guard let data = FileIO.read(state.statusJSON(name)) else { return nil }
+        return try? JSONDecoder().decode(DomainStatus.self, from: data)
     }
 
     func entry(named name: String) -> DomainEntry? { loadEntries().first { $0.name == name } }

@@ -27,7 +27,7 @@ extension QEMUDriver {
     func reconcileLocked(_ name: String) -> Bool {
         let runDir = state.domainRunDir(name)
         guard FileIO.exists(runDir) else { return false }
-        let status = loadRunning(name)?.1
+        let status = loadStatus(name)
         let pid = status?.pid ?? ProcessSupervisor.readPid("\(runDir)/qemu.pid") ?? 0
         let supervisor = ProcessSupervisor.readPid(state.supervisorPid(name)) ?? 0
         let destroyed = FileIO.exists(state.destroyIntent(name))
@@ -299,7 +299,7 @@ extension QEMUDriver {
         let e = try resolve(dom)
         let lock = try await FileLock.acquire(state.domainLock(e.name), what: "domain")
         defer { lock.release() }
-        guard reconcileLocked(e.name), let status = loadRunning(e.name)?.1 else { throw VirError.notRunning(e.name) }
+        guard reconcileLocked(e.name), let status = loadStatus(e.name) else { throw VirError.notRunning(e.name) }
         FileIO.append("destroy\n", to: state.destroyIntent(e.name))
         // VIR_DOMAIN_DESTROY_GRACEFUL (1): SIGTERM only, never SIGKILL.
         let graceful = flags & 1 != 0
@@ -401,7 +401,7 @@ extension QEMUDriver {
     }
 
     func updateState(_ name: String, _ st: DomainStateReason) throws {
-        guard var status = loadRunning(name)?.1 else { return }
+        guard var status = loadStatus(name) else { return }
         status.state = st.state.rawValue
         status.reason = st.reason
         try writeStatus(name, status)
