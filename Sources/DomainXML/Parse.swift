@@ -157,6 +157,7 @@ enum DomainParser {
     static let soundModels = ["sb16", "es1370", "pcspk", "ac97", "ich6", "ich9", "usb", "ich7", "virtio"]
     static let videoModels = ["default", "vga", "cirrus", "vmvga", "xen", "vbox", "qxl", "parallels", "virtio",
                               "gop", "none", "bochs", "ramfb"]
+    static let graphicsTypes = ["sdl", "vnc", "rdp", "desktop", "spice", "egl-headless", "dbus"]
     static let charTypes = ["null", "vc", "pty", "dev", "file", "pipe", "stdio", "udp", "tcp", "unix", "spicevmc",
                             "spiceport", "nmdm", "qemu-vdagent", "dbus"]
 
@@ -560,7 +561,9 @@ enum DomainParser {
     }
 
     static func graphics(_ r: ElementReader) throws(DomainXMLError) -> Graphics {
-        guard let type = r.attr("type") else { throw err("XML error: missing graphics device type") }
+        guard let type = try r.oneOf("type", graphicsTypes, what: "graphics type") else {
+            throw err("XML error: missing graphics device type")
+        }
         var g = Graphics(type: type)
         g.port = try r.int("port")
         g.tlsPort = try r.int("tlsPort")

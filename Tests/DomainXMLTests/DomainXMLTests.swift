@@ -63,6 +63,19 @@ private func parseError(_ xml: String) -> String? {
         #expect(try Domain(xml: xml) == d)
     }
 
+    @Test func mixedContentAndCommentsAreKept() throws {
+        let d = try domain("""
+            <!-- first -->
+            <disk type='file'><source file='/a'/><target dev='vda'/></disk>
+            stray text <hub type='usb'/>
+            """)
+        let xml = d.formatXML()
+        #expect(xml.contains("<!-- first -->"))
+        #expect(xml.contains("stray text"))
+        #expect(xml.contains("<hub type='usb'/>"))
+        #expect(try Domain(xml: xml).formatXML() == xml)
+    }
+
     @Test func characterReferencesAndCDATA() throws {
         let d = try domain(extra: "<description><![CDATA[<raw> & ]]>&#x41;&#66;</description>")
         #expect(d.description == "<raw> & AB")
@@ -74,6 +87,8 @@ private func parseError(_ xml: String) -> String? {
             == "unsupported configuration: unknown controller type 'warp'")
         #expect(parseError("<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os><devices><input type='joystick'/></devices></domain>")
             == "unsupported configuration: unknown input device type 'joystick'")
+        #expect(parseError("<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os><devices><graphics type='x11'/></devices></domain>")
+            == "unsupported configuration: unknown graphics type 'x11'")
         #expect(parseError("<domain type='xqemu'><name>x</name></domain>") == "XML error: invalid domain type 'xqemu'")
         #expect(parseError("<domain><name>x</name></domain>") == "XML error: missing domain type attribute")
     }
