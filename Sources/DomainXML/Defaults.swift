@@ -51,6 +51,8 @@ enum DomainDefaults {
             var disk = d.devices.disks[i]
             if disk.targetBus == nil { disk.targetBus = busFromTarget(disk.targetDev) }
             if disk.driverName == nil && disk.type != "vhostuser" { disk.driverName = "qemu" }
+            // QEMU never probes image formats for libvirt (a guest could fake a qcow2 header): raw by default.
+            if disk.driverType == nil && !["volume", "vhostuser", "dir"].contains(disk.type) { disk.driverType = "raw" }
             if disk.device == "cdrom" { disk.readonly = true }
             if disk.address == nil, let bus = disk.targetBus, let idx = diskIndex(disk.targetDev) {
                 disk.address = driveAddress(bus: bus, index: idx)
