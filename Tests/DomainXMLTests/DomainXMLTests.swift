@@ -220,6 +220,31 @@ private func parseError(_ xml: String) -> String? {
         #expect(PCIAddress(DeviceAddress(type: "pci", attributes: [XMLAttribute("slot", "0x40")])) == nil)
     }
 
+    @Test func q35PutsPCIeDevicesBehindRootPorts() throws {
+        var d = try Domain(xml: """
+            <domain type='kvm'><name>q</name><memory>1024</memory>
+              <os><type arch='x86_64' machine='pc-q35-8.2'>hvm</type></os>
+              <devices>
+                <controller type='pci' index='0' model='pcie-root'/>
+                <controller type='pci' index='1' model='pcie-root-port'/>
+                <disk type='file'><source file='/a'/><target dev='vda' bus='virtio'/></disk>
+                <interface type='user'><mac address='52:54:00:00:00:01'/><model type='rtl8139'/></interface>
+              </devices>
+            </domain>
+            """)
+        d.applyDefaults()
+        let ports = d.devices.controllers.filter { $0.model == "pcie-root-port" }
+        let usb = d.devices.controllers.first { $0.type == "usb" }
+        #expect(PCIAddress(usb?.address) == PCIAddress(bus: 1, slot: 0), "the existing free port is used first")
+        #expect(PCIAddress(d.devices.disks[0].address) == PCIAddress(bus: 2, slot: 0))
+        #expect(PCIAddress(d.devices.interfaces[0].address)?.bus == 0, "conventional PCI stays on pcie.0")
+        #expect(ports.map(\.index) == [1, 2, 3, 4], "disk and balloon get new ports, plus one spare")
+        #expect(d.pciUsage().filter { $0.address.bus != 0 }.count == 3)
+        let once = d
+        d.applyDefaults()
+        #expect(d == once, "no extra ports on a second pass")
+    }
+
     @Test func existingAddressesAreRespected() throws {
         var d = try domain("""
             <interface type='user'><mac address='52:54:00:00:00:09'/>
