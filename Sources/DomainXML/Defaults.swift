@@ -346,13 +346,8 @@ enum PCIAllocator {
         func addRootPort() -> Int? {
             guard nextIndex <= 0xff, let address = rootPortAddress(), let p = PCIAddress(address) else { return nil }
             var c = Controller(type: "pci", index: nextIndex, model: "pcie-root-port")
-            c.extra.children = [
-                .element(name: "model", attributes: [XMLAttribute("name", "pcie-root-port")], children: []),
-                .element(name: "target", attributes: [XMLAttribute("chassis", String(nextIndex)),
-                                                      XMLAttribute("port", "0x" + String(p.slot * 8 + p.function, radix: 16))],
-                         children: []),
-            ]
             c.address = address
+            describeRootPort(&c)
             newPorts.append(c)
             nextIndex += 1
             return c.index
@@ -382,6 +377,9 @@ enum PCIAllocator {
             guard isPCI(d.devices.controllers[i]) else { continue }
             let rootPort = q35 && d.devices.controllers[i].model == "pcie-root-port"
             d.devices.controllers[i].address = rootPort ? rootPortAddress() : nextSlot()
+        }
+        for i in d.devices.controllers.indices where d.devices.controllers[i].model == "pcie-root-port" {
+            describeRootPort(&d.devices.controllers[i])
         }
         for i in d.devices.filesystems.indices where d.devices.filesystems[i].address == nil {
             d.devices.filesystems[i].address = place(pcie: true)
@@ -443,6 +441,21 @@ enum PCIAllocator {
         }
         if q35 && freePorts.isEmpty && !newPorts.isEmpty { _ = addRootPort() }
         for c in newPorts { DomainDefaults.insert(c, into: &d.devices.controllers) }
+    }
+
+    /// libvirt's `<model name='pcie-root-port'/><target chassis='N' port='0xSF'/>`, where the port
+    /// number is the root port's own slot and function; added where missing.
+    static func describeRootPort(_ c: inout Controller) {
+        guard let p = PCIAddress(c.address), p.bus == 0 else { return }
+        let names = c.extra.children.compactMap(\.elementName)
+        if !names.contains("model") {
+            c.extra.children.append(.element(name: "model", attributes: [XMLAttribute("name", "pcie-root-port")], children: []))
+        }
+        if !names.contains("target") {
+            c.extra.children.append(.element(name: "target", attributes: [
+                XMLAttribute("chassis", String(c.index)), XMLAttribute("port", "0x" + String(p.slot * 8 + p.function, radix: 16)),
+            ], children: []))
+        }
     }
 
     static func isPCI(_ c: Controller) -> Bool {

@@ -240,6 +240,14 @@ private func parseError(_ xml: String) -> String? {
         #expect(PCIAddress(d.devices.interfaces[0].address)?.bus == 0, "conventional PCI stays on pcie.0")
         #expect(ports.map(\.index) == [1, 2, 3, 4], "disk and balloon get new ports, plus one spare")
         #expect(d.pciUsage().filter { $0.address.bus != 0 }.count == 3)
+        let xml = d.formatXML()
+        #expect(xml.contains("""
+                <controller type='pci' index='1' model='pcie-root-port'>
+                  <model name='pcie-root-port'/>
+                  <target chassis='1' port='0x10'/>
+                  <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0' multifunction='on'/>
+                </controller>
+            """))
         let once = d
         d.applyDefaults()
         #expect(d == once, "no extra ports on a second pass")
