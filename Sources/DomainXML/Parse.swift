@@ -747,6 +747,19 @@ enum DomainParser {
                 throw err("XML error: Multiple '\(c.type)' controllers with index '\(c.index)'")
             }
         }
+        var bootOrders = Set<Int>()
+        let orders = d.devices.disks.compactMap(\.bootOrder) + d.devices.interfaces.compactMap(\.bootOrder)
+        for o in orders {
+            guard bootOrders.insert(o).inserted else {
+                throw err("XML error: boot order \(o) is already used by another device")
+            }
+        }
+        if !orders.isEmpty && !d.os.boot.isEmpty {
+            throw err("unsupported configuration: per-device boot elements cannot be used together with os/boot elements")
+        }
+        if d.devices.videos.filter({ $0.primary == true }).count > 1 {
+            throw err("XML error: Only one primary video device is supported")
+        }
         var audioIDs = Set<Int>()
         for a in d.devices.audios {
             guard audioIDs.insert(a.id).inserted else { throw err("XML error: audio id '\(a.id)' is used more than once") }
