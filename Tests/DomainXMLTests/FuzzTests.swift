@@ -3,10 +3,7 @@ import Testing
 @testable import DomainXML
 
 // Robustness: mangled documents must be rejected or accepted, never crash or hang.
-// For longer campaigns, the same property can be driven by libFuzzer:
-//   swiftc -sanitize=fuzzer,address -parse-as-library Sources/DomainXML/*.swift fuzz.swift
-// with fuzz.swift calling `_ = try? Domain(xml: String(decoding: data, as: UTF8.self))`
-// from `@_cdecl("LLVMFuzzerTestOneInput")`.
+// For longer campaigns the same property runs under libFuzzer: Fuzz/run-domainxml.sh [seconds].
 
 /// A small deterministic generator (SplitMix64), so failures reproduce.
 struct SplitMix64: RandomNumberGenerator {
