@@ -588,7 +588,8 @@ enum DomainParser {
 
     static func video(_ r: ElementReader) throws(DomainXMLError) -> Video {
         var v = Video(model: "default")
-        if let m = r.child("model", where: { $0.has("type") }) {
+        if let m = r.child("model") {
+            guard m.has("type") else { throw err("XML error: missing video model type in <video><model>") }
             v.model = try m.oneOf("type", videoModels, what: "video model") ?? "default"
             v.vram = try m.int("vram")
             v.heads = try m.int("heads")
