@@ -344,7 +344,7 @@ enum PCIAllocator {
         var nextIndex = (d.devices.controllers.filter { $0.type == "pci" }.map(\.index).max() ?? 0) + 1
         var newPorts: [Controller] = []
         func addRootPort() -> Int? {
-            guard nextIndex <= 0xff, let address = rootPortAddress(), let p = PCIAddress(address) else { return nil }
+            guard nextIndex <= 0xff, let address = rootPortAddress() else { return nil }
             var c = Controller(type: "pci", index: nextIndex, model: "pcie-root-port")
             c.address = address
             describeRootPort(&c)
