@@ -126,7 +126,17 @@ final class ElementReader {
     func leftover() -> Extra {
         var e = Extra()
         for (i, a) in attrs.enumerated() where !attrUsed[i] { e.attributes.append(a) }
-        for (i, k) in kids.enumerated() where !kidUsed[i] { e.children.append(k) }
+        // Comments right before a consumed element remember its name (one backward pass).
+        var anchors: [Int: String] = [:]
+        var nextElement: Int?
+        for i in kids.indices.reversed() {
+            if case .comment = kids[i], let j = nextElement, kidUsed[j] { anchors[i] = kids[j].elementName }
+            if kids[i].elementName != nil { nextElement = i }
+        }
+        for (i, k) in kids.enumerated() where !kidUsed[i] {
+            if let name = anchors[i] { e.commentAnchors[e.children.count] = name }
+            e.children.append(k)
+        }
         e.childExtras = subExtras
         return e
     }
