@@ -45,7 +45,7 @@ struct Builder {
                 for (i, n) in extra.children.enumerated().reversed() {
                     if let r = rank(n) { next = r }
                     extraRanks[i] = next
-                    if let anchor = extra.commentAnchors[i] {
+                    if case .comment = n, let anchor = extra.commentAnchors[i] {
                         extraRanks[i] = childOrder.firstIndex(of: anchor).map { 2 * $0 } ?? 0
                     }
                 }
