@@ -102,7 +102,12 @@ public final class QMPClient: Sendable {
         let promise = channel.eventLoop.makePromise(of: QMPValue.self)
         let request = QMPRequest(command: command, arguments: arguments, reply: promise, timeout: commandTimeout)
         channel.writeAndFlush(request).cascadeFailure(to: promise)
-        return try await promise.futureResult.get()
+        do {
+            return try await promise.futureResult.get()
+        } catch is ChannelError {
+            // Writing to a closed channel: the same as QEMU hanging up.
+            throw QMPError.connectionClosed
+        }
     }
 
     public func close() async {

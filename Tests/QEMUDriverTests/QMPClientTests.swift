@@ -138,6 +138,7 @@ final class FakeQMPServer: Sendable {
         let qmp = try await QMPClient.connect(path: server.path)
         await #expect(throws: QMPError.connectionClosed) { try await qmp.execute("quit") }
         await qmp.close()
+        await #expect(throws: QMPError.connectionClosed) { try await qmp.execute("query-status") }
     }
 
     @Test func commandTimesOutWhenNoReplyComes() async throws {
