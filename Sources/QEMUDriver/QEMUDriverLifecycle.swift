@@ -64,6 +64,7 @@ extension QEMUDriver {
         let persistent = FileIO.exists(state.configPath(name))
         if persistent { writeShutoff(name, reason) }
         FileIO.remove(runDir)
+        FileIO.append("\(Self.timestamp()): shutting down, reason=\(reason.reasonName)\n", to: state.logPath(name))
         if let live, let uuid = live.uuid, status != nil {
             emit(DomainRef(name: name, uuid: uuid, id: -1), .stopped, detail)
         }
@@ -307,7 +308,6 @@ extension QEMUDriver {
         guard exited else {
             throw VirError(.systemError, "Failed to terminate process \(status.pid) with SIGTERM: Device or resource busy", domain: .qemu)
         }
-        FileIO.append("\(Self.timestamp()): shutting down, reason=destroyed\n", to: state.logPath(e.name))
         reconcileLocked(e.name)
     }
 

@@ -142,6 +142,7 @@ struct QEMUDriverLifecycleTests {
         #expect(try await d2.domainState(ref) == DomainStateReason(.shutoff, DomainStateReason.shutoffCrashed))
         #expect(try await d2.domainState(ref).virshDescription == "shut off (crashed)")
         #expect(!FileIO.exists(root.runDir("vm2")))
+        #expect(FileIO.readString("\(root.path)/log/qemu/vm2.log")?.contains("shutting down, reason=crashed") == true)
         // And the domain starts again.
         let again = try await d2.startDomain(ref, flags: [])
         #expect(again.id > dom.id)
