@@ -9,7 +9,6 @@ import Glibc
 // Starts the real emulator with the golden-case domains (paths pointed at real temporary files)
 // and asks QMP whether it came up: this catches argv QEMU would reject, which goldens cannot.
 
-let qemuBinary = "/usr/bin/qemu-system-x86_64"
 
 /// Minimal blocking QMP exchange over a unix socket, enough to prove QEMU finished starting.
 func qmpExchange(path: String, commands: [String], deadline: Date) throws -> String {
