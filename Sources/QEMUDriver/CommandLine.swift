@@ -16,6 +16,8 @@ public struct QEMULaunchContext: Sendable {
     /// A VNC display with autoport and no allocated port lets QEMU pick a free one (`to=`); read it
     /// back with QMP `query-vnc`. SPICE with autoport needs an allocated port.
     public var graphicsPorts: [Int: Int] = [:]
+    /// When the guest starts: `<clock offset='variable'>` sets the guest clock relative to it.
+    public var startTime = Date()
     public init(domainDir: String, logDir: String, accel: String) {
         self.domainDir = domainDir; self.logDir = logDir; self.accel = accel
     }

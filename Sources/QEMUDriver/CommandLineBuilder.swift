@@ -1,3 +1,4 @@
+import Foundation
 import DomainXML
 
 /// Accumulates argv for one domain. Sections follow the order of libvirt's qemuBuildCommandLine
@@ -255,6 +256,19 @@ struct ArgvBuilder {
         switch domain.clock?.offset ?? "utc" {
         case "utc": rtc = "base=utc"
         case "localtime": rtc = "base=localtime"
+        case "variable":
+            // A guest clock offset from the host's: QEMU takes the guest's start time.
+            let attrs = attributeMap(domain.clock?.extra.attributes ?? [])
+            guard let adjustment = Int(attrs["adjustment"] ?? "0") else {
+                throw DomainXMLError("<clock adjustment='\(attrs["adjustment"] ?? "")'> must be a number of seconds")
+            }
+            let basis = attrs["basis"] ?? "utc"
+            guard basis == "utc" || basis == "localtime" else { throw DomainXMLError("<clock basis='\(basis)'> must be utc or localtime") }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+            formatter.timeZone = basis == "utc" ? TimeZone(identifier: "UTC") : TimeZone.current
+            rtc = "base=" + formatter.string(from: context.startTime.addingTimeInterval(TimeInterval(adjustment)))
         case let offset: throw DomainXMLError("<clock offset='\(offset)'> is not supported: use utc or localtime")
         }
         if timer("rtc")?["tickpolicy"] == "catchup" { rtc += ",driftfix=slew" }

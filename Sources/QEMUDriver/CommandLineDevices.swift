@@ -194,6 +194,9 @@ extension ArgvBuilder {
             guard let index = Self.diskIndex(disk.targetDev) else {
                 throw DomainXMLError("\(what): cannot understand target dev name; expected e.g. vda, sda, hdc, fda")
             }
+            guard disk.type == "file" || disk.type == "block" else {
+                throw DomainXMLError("\(what): disk type '\(disk.type)' is not supported yet: use file or block")
+            }
             var node: String?
             if disk.sourcePath != nil {
                 node = try buildBlockdevs(disk, number: nodeNumber, what)

@@ -62,7 +62,8 @@ private func buildError(_ domain: Domain, accel: String = "tcg", caps: QEMUCapab
     @Test func unknownMachine() {
         var d = ArgvCases.minimal
         d.os.machine = "virt"
-        #expect(buildError(d) == "machine type 'virt' is not supported by /usr/bin/qemu-system-x86_64")
+        let caps = QEMUCapabilities(version: [7, 2, 0], machines: ["pc", "q35"], defaultMachine: "pc", devices: [])
+        #expect(buildError(d, caps: caps) == "machine type 'virt' is not supported by /usr/bin/qemu-system-x86_64")
     }
 
     @Test func spiceAutoportNeedsAllocatedPort() {
