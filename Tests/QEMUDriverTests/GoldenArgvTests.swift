@@ -53,12 +53,6 @@ enum Golden {
 }
 
 @Suite struct GoldenArgvTests {
-    @Test(arguments: ArgvCases.all.keys.sorted())
-    func modelCase(_ name: String) throws {
-        let domain = try #require(ArgvCases.all[name])
-        try Golden.check(name, try QEMUCommandLine.build(domain, context: Golden.context(name), caps: Golden.caps))
-    }
-
     @Test(arguments: Golden.xmlCases())
     func xmlCase(_ name: String) throws {
         let xml = try String(contentsOf: Golden.dir.appendingPathComponent("\(name).xml"), encoding: .utf8)
