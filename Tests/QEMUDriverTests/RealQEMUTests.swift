@@ -37,7 +37,12 @@ func qmpExchange(path: String, commands: [String], deadline: Date) throws -> Str
     _ = payload.withCString { send(fd, $0, strlen($0), 0) }
     var reply = [UInt8]()
     var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
+    // Every command gets one "return" (or "error") reply; stop once all arrived or QEMU hangs up.
+    func answered() -> Bool {
+        let text = String(decoding: reply, as: UTF8.self)
+        return text.components(separatedBy: "\"return\"").count + text.components(separatedBy: "\"error\"").count - 2 >= commands.count
+    }
+    while !answered() {
         let n = recv(fd, &buf, buf.count, 0)
         if n <= 0 { break }
         reply += buf[0..<n]
@@ -130,5 +135,56 @@ struct RealQEMUTests {
         process.waitUntilExit()
         let errors = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(reply?.contains(#""status": "prelaunch""#) == true, "QEMU rejected \(name): \(errors) reply: \(reply ?? "none")")
+    }
+}
+
+/// Boots the tiny Linux guest with the builder's argv alone and reads its boot output from the
+/// serial log file the builder always attaches.
+@Suite(.enabled(if: tinyGuestDir != nil, "needs the tiny guest (scripts/tiny-guest.sh)"))
+struct TinyGuestArgvBootTests {
+    @Test func serialLogShowsBoot() throws {
+        let guestDir = try #require(tinyGuestDir)
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("corral-argv-boot-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var domain = try Domain(xml: try String(contentsOfFile: "\(guestDir)/tiny.xml", encoding: .utf8))
+        domain.applyDefaults()
+        // Boot from a throwaway copy-on-write overlay so the fixture's data disk stays untouched.
+        for i in domain.devices.disks.indices {
+            guard let base = domain.devices.disks[i].sourcePath else { continue }
+            let overlay = "\(tmp)/disk\(i).qcow2"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-img")
+            p.arguments = ["create", "-q", "-f", "qcow2", "-F", domain.devices.disks[i].driverType ?? "raw", "-b", base, overlay]
+            try p.run(); p.waitUntilExit()
+            domain.devices.disks[i].sourcePath = overlay
+            domain.devices.disks[i].driverType = "qcow2"
+        }
+        let context = QEMULaunchContext(domainDir: tmp, logDir: tmp, accel: "tcg")
+        let argv = try QEMUCommandLine.build(domain, context: context, caps: try QEMUCapabilities.probeUncached(emulator: qemuBinary))
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+
+        let started = try qmpExchange(path: context.qmpSocket, commands: [#"{"execute":"qmp_capabilities"}"#, #"{"execute":"cont"}"#],
+                                      deadline: Date().addingTimeInterval(15))
+        #expect(!started.contains("\"error\""))
+        let log = context.serialLogPath(domainName: domain.name, index: 0)
+        let deadline = Date().addingTimeInterval(90)
+        var text = ""
+        while Date() < deadline, process.isRunning {
+            text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if text.contains("corral-tiny-guest: ready") { break }
+            usleep(250_000)
+        }
+        #expect(text.contains("corral-tiny-guest: ready"), "serial log \(log) has: \(text.suffix(500))")
+        _ = try? qmpExchange(path: context.qmpSocket, commands: [#"{"execute":"qmp_capabilities"}"#, #"{"execute":"quit"}"#],
+                             deadline: Date().addingTimeInterval(5))
     }
 }
