@@ -251,7 +251,15 @@ extension ArgvBuilder {
         let cache = try cacheProps(disk.driverCache, what)
         let readonly = disk.readonly || disk.device == "cdrom"
         let storageName = "libvirt-\(number)-storage", formatName = "libvirt-\(number)-format"
-        var storage: ArgvJSON = ["driver": .string(storageDriver), "filename": .string(path), "node-name": .string(storageName)]
+        var storage: ArgvJSON = ["driver": .string(storageDriver), "filename": .string(path)]
+        if let io = disk.driverExtra.first(where: { $0.name == "io" })?.value, io != "default" {
+            guard ["native", "threads", "io_uring"].contains(io) else { throw DomainXMLError("\(what): <driver io='\(io)'> is not supported") }
+            if io == "native", cache?.blockdev?["direct"] != .bool(true) {
+                throw DomainXMLError("\(what): <driver io='native'> needs cache='none' or cache='directsync'")
+            }
+            storage.add("aio", .string(io))
+        }
+        storage.add("node-name", .string(storageName))
         storage.add("cache", cache?.blockdev.map(ArgvJSON.Value.object))
         storage.add("auto-read-only", true)
         storage.add("discard", "unmap")

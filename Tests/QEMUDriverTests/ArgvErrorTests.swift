@@ -101,3 +101,18 @@ private func buildError(_ domain: Domain, accel: String = "tcg", caps: QEMUCapab
         #expect(argv.contains("-no-reboot"))
     }
 }
+
+@Suite struct ArgvEscapingTests {
+    @Test func commasAndQuotesAreEscaped() throws {
+        var d = ArgvCases.minimal
+        d.name = "web,1"
+        var cd = disk("vda", bus: "virtio", path: "/img/a \"b\"\\c.img")
+        cd.serial = "line\nbreak"
+        d.devices.disks = [cd]
+        let argv = try QEMUCommandLine.build(d, context: QEMULaunchContext(domainDir: "/run/a,b", logDir: "/log", accel: "tcg"), caps: Golden.caps)
+        #expect(argv.contains("guest=web,,1,debug-threads=on"))
+        #expect(argv.contains("socket,id=charmonitor,path=/run/a,,b/monitor.sock,server=on,wait=off"))
+        #expect(argv.contains(#"{"driver":"file","filename":"/img/a \"b\"\\c.img","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap"}"#))
+        #expect(argv.contains { $0.contains(#""serial":"line\nbreak""#) })
+    }
+}
