@@ -48,7 +48,7 @@ struct ArgvBuilder {
         for case let address? in addresses where address.type == "pci" && (parseXMLInt(address["bus"]) ?? 0) == 0 {
             if let slot = parseXMLInt(address["slot"]) { usedRootSlots.insert(slot) }
         }
-        guard isQ35 || machine == "pc" || machine.hasPrefix("pc-i440fx") || machine.hasPrefix("pc-") else {
+        guard machine == "pc" || machine == "q35" || machine.hasPrefix("pc-") else {
             throw DomainXMLError("machine type '\(machine)' is not supported: use pc or q35")
         }
     }
@@ -152,7 +152,9 @@ struct ArgvBuilder {
             throw DomainXMLError("<loader secure='yes'> needs a q35 machine type (SMM), not '\(machine)'")
         }
         var props: [String] = []
-        let images: [(String, Bool)] = [(code, loader.readonly ?? false)] + (domain.os.nvram?.path.map { [($0, false)] } ?? [])
+        let nvram = domain.os.nvram?.path
+        // With separate variables the code image is shared by all guests: read-only unless said otherwise.
+        let images: [(String, Bool)] = [(code, loader.readonly ?? (nvram != nil))] + (nvram.map { [($0, false)] } ?? [])
         for (n, (path, readonly)) in images.enumerated() {
             let storage: ArgvJSON = ["driver": "file", "filename": .string(path), "node-name": .string("libvirt-pflash\(n)-storage"),
                                      "auto-read-only": true, "discard": "unmap"]
