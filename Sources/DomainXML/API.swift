@@ -1,4 +1,9 @@
-// Public entry points of DomainXML. (Contract; implementation lands in Parse.swift / Format.swift / Defaults.swift.)
+// Public entry points of DomainXML. The pieces behind them:
+//   XMLTree.swift   strict XML reader/writer (no DTDs or entities, depth and size caps)
+//   Parse.swift     element tree -> typed model, with libvirt's validation
+//   Format.swift    typed model -> libvirt-ordered XML; unmodeled content kept in `Extra` goes back verbatim
+//   Defaults.swift  what libvirt fills in on define (controllers, addresses, MACs, ...)
+//   PCI.swift       PCIAddress and Domain.pciUsage() for the QEMU argv builder
 
 /// What to leave out when formatting, as virsh dumpxml's flags.
 public struct FormatOptions: OptionSet, Sendable {

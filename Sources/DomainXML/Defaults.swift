@@ -51,6 +51,8 @@ enum DomainDefaults {
             var disk = d.devices.disks[i]
             if disk.targetBus == nil { disk.targetBus = busFromTarget(disk.targetDev) }
             if disk.driverName == nil && disk.type != "vhostuser" { disk.driverName = "qemu" }
+            // QEMU never probes image formats for libvirt (a guest could fake a qcow2 header): raw by default.
+            if disk.driverType == nil && !["volume", "vhostuser", "dir"].contains(disk.type) { disk.driverType = "raw" }
             if disk.device == "cdrom" { disk.readonly = true }
             if disk.address == nil, let bus = disk.targetBus, let idx = diskIndex(disk.targetDev) {
                 disk.address = driveAddress(bus: bus, index: idx)
@@ -292,15 +294,23 @@ enum DomainDefaults {
     }
 }
 
-/// Assigns PCI addresses on bus 0 in libvirt's order (qemuDomainAssignDevicePCISlots).
+/// Assigns PCI addresses in libvirt's order (qemuDomainAssignDevicePCISlots). On pc everything goes
+/// on bus 0. On q35, PCI Express devices each get a pcie-root-port (as libvirt does, so that they
+/// can be hot-unplugged) and one spare port is kept for hotplug; conventional PCI devices sit on
+/// pcie.0 directly, where libvirt would add a pcie-to-pci-bridge.
 enum PCIAllocator {
     static func assign(_ d: inout Domain) {
         let q35 = d.isQ35
-        var used = Set<Int>()          // slot * 8 + function
-        var slotsTaken = Set<Int>()    // slots holding a device
-        for u in d.pciUsage() where u.address.domain == 0 && u.address.bus == 0 {
-            used.insert(u.address.slot * 8 + u.address.function)
-            slotsTaken.insert(u.address.slot)
+        var used = Set<Int>()          // slot * 8 + function on bus 0
+        var slotsTaken = Set<Int>()    // bus-0 slots holding a device
+        var busesInUse = Set<Int>()
+        for u in d.pciUsage() where u.address.domain == 0 {
+            if u.address.bus == 0 {
+                used.insert(u.address.slot * 8 + u.address.function)
+                slotsTaken.insert(u.address.slot)
+            } else {
+                busesInUse.insert(u.address.bus)
+            }
         }
         // Slot 0 is the host bridge. PIIX3 sits at 1 on pc; on q35 slot 1 is kept for the primary
         // video, 0x1b for ICH9 audio, 0x1d for ICH9 USB and 0x1f for the ICH9 LPC/SATA/SMBus functions.
@@ -317,6 +327,38 @@ enum PCIAllocator {
         /// A reserved slot for the device it is reserved for, or else the next free one.
         func preferred(_ slot: Int) -> DeviceAddress? { slotsTaken.contains(slot) ? nextSlot() : take(slot, 0) }
 
+        // Root ports pack eight to a slot, function 0 marked multifunction.
+        var portSlot: (slot: Int, function: Int)?
+        func rootPortAddress() -> DeviceAddress? {
+            if let p = portSlot, p.function < 8, let a = take(p.slot, p.function) {
+                portSlot = (p.slot, p.function + 1)
+                return a
+            }
+            guard let s = freeSlot() else { return nil }
+            portSlot = (s, 1)
+            return take(s, 0, multifunction: true)
+        }
+        var freePorts = d.devices.controllers
+            .filter { $0.type == "pci" && $0.model == "pcie-root-port" && !busesInUse.contains($0.index) }
+            .map(\.index).sorted()
+        var nextIndex = (d.devices.controllers.filter { $0.type == "pci" }.map(\.index).max() ?? 0) + 1
+        var newPorts: [Controller] = []
+        func addRootPort() -> Int? {
+            guard nextIndex <= 0xff, let address = rootPortAddress() else { return nil }
+            var c = Controller(type: "pci", index: nextIndex, model: "pcie-root-port")
+            c.address = address
+            describeRootPort(&c)
+            newPorts.append(c)
+            nextIndex += 1
+            return c.index
+        }
+        /// The next address for a device; PCI Express devices on q35 go behind a root port.
+        func place(pcie: Bool) -> DeviceAddress? {
+            guard q35 && pcie else { return nextSlot() }
+            guard let bus = freePorts.isEmpty ? addRootPort() : freePorts.removeFirst() else { return nil }
+            return PCIAddress(bus: bus, slot: 0).deviceAddress
+        }
+
         // Fixed places first: the chipset's own functions and the primary video.
         for i in d.devices.controllers.indices where d.devices.controllers[i].address == nil {
             let c = d.devices.controllers[i]
@@ -332,17 +374,23 @@ enum PCIAllocator {
         }
 
         for i in d.devices.controllers.indices where d.devices.controllers[i].type == "pci" && d.devices.controllers[i].address == nil {
-            if isPCI(d.devices.controllers[i]) { d.devices.controllers[i].address = nextSlot() }
+            guard isPCI(d.devices.controllers[i]) else { continue }
+            let rootPort = q35 && d.devices.controllers[i].model == "pcie-root-port"
+            d.devices.controllers[i].address = rootPort ? rootPortAddress() : nextSlot()
+        }
+        for i in d.devices.controllers.indices where d.devices.controllers[i].model == "pcie-root-port" {
+            describeRootPort(&d.devices.controllers[i])
         }
         for i in d.devices.filesystems.indices where d.devices.filesystems[i].address == nil {
-            d.devices.filesystems[i].address = nextSlot()
+            d.devices.filesystems[i].address = place(pcie: true)
         }
         for i in d.devices.interfaces.indices where d.devices.interfaces[i].address == nil && isPCI(d.devices.interfaces[i]) {
-            d.devices.interfaces[i].address = nextSlot()
+            let model = d.devices.interfaces[i].model ?? ""
+            d.devices.interfaces[i].address = place(pcie: model.hasPrefix("virtio") || ["e1000e", "igb"].contains(model))
         }
         for i in d.devices.sounds.indices where d.devices.sounds[i].address == nil && isPCI(d.devices.sounds[i]) {
-            let ich9 = q35 && d.devices.sounds[i].model == "ich9"
-            d.devices.sounds[i].address = ich9 ? preferred(0x1b) : nextSlot()
+            let model = d.devices.sounds[i].model
+            d.devices.sounds[i].address = q35 && model == "ich9" ? preferred(0x1b) : place(pcie: model == "virtio")
         }
         // USB EHCI and its UHCI companions share one multifunction slot.
         let companionFunction = ["ich9-ehci1": 7, "ich9-uhci1": 0, "ich9-uhci2": 1, "ich9-uhci3": 2]
@@ -366,29 +414,47 @@ enum PCIAllocator {
                 companionSlot[c.index] = slot
                 d.devices.controllers[i].address = take(slot, fn, multifunction: fn == 0)
             } else {
-                d.devices.controllers[i].address = nextSlot()
+                let pcie = ["qemu-xhci", "nec-xhci", "virtio-scsi"].contains(c.model ?? "") || c.type == "virtio-serial"
+                d.devices.controllers[i].address = place(pcie: pcie)
             }
         }
         for i in d.devices.disks.indices where d.devices.disks[i].address == nil && d.devices.disks[i].targetBus == "virtio" {
-            d.devices.disks[i].address = nextSlot()
+            d.devices.disks[i].address = place(pcie: true)
         }
         for i in d.devices.hostdevs.indices where d.devices.hostdevs[i].address == nil && d.devices.hostdevs[i].type == "pci" {
-            d.devices.hostdevs[i].address = nextSlot()
+            d.devices.hostdevs[i].address = place(pcie: true)
         }
         if let m = d.devices.memballoon, m.address == nil, m.model.hasPrefix("virtio") {
-            d.devices.memballoon?.address = nextSlot()
+            d.devices.memballoon?.address = place(pcie: true)
         }
         for i in d.devices.rngs.indices where d.devices.rngs[i].address == nil && d.devices.rngs[i].model.hasPrefix("virtio") {
-            d.devices.rngs[i].address = nextSlot()
+            d.devices.rngs[i].address = place(pcie: true)
         }
         for i in d.devices.watchdogs.indices where d.devices.watchdogs[i].address == nil && d.devices.watchdogs[i].model == "i6300esb" {
             d.devices.watchdogs[i].address = nextSlot()
         }
         for i in d.devices.videos.indices where d.devices.videos[i].address == nil && isPCI(d.devices.videos[i]) {
-            d.devices.videos[i].address = nextSlot()
+            d.devices.videos[i].address = place(pcie: d.devices.videos[i].model == "virtio")
         }
         for i in d.devices.inputs.indices where d.devices.inputs[i].address == nil && d.devices.inputs[i].bus == "virtio" {
-            d.devices.inputs[i].address = nextSlot()
+            d.devices.inputs[i].address = place(pcie: true)
+        }
+        if q35 && freePorts.isEmpty && !newPorts.isEmpty { _ = addRootPort() }
+        for c in newPorts { DomainDefaults.insert(c, into: &d.devices.controllers) }
+    }
+
+    /// libvirt's `<model name='pcie-root-port'/><target chassis='N' port='0xSF'/>`, where the port
+    /// number is the root port's own slot and function; added where missing.
+    static func describeRootPort(_ c: inout Controller) {
+        guard let p = PCIAddress(c.address), p.bus == 0 else { return }
+        let names = c.extra.children.compactMap(\.elementName)
+        if !names.contains("model") {
+            c.extra.children.append(.element(name: "model", attributes: [XMLAttribute("name", "pcie-root-port")], children: []))
+        }
+        if !names.contains("target") {
+            c.extra.children.append(.element(name: "target", attributes: [
+                XMLAttribute("chassis", String(c.index)), XMLAttribute("port", "0x" + String(p.slot * 8 + p.function, radix: 16)),
+            ], children: []))
         }
     }
 

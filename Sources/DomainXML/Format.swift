@@ -37,13 +37,17 @@ struct Builder {
                     guard let name = n.elementName else { return nil }
                     return childOrder.firstIndex(of: name).map { 2 * $0 + 1 } ?? unknown
                 }
-                // A comment travels with the element after it.
+                // A comment travels with the element after it: a modeled one it was anchored to,
+                // else the next kept one.
                 var ranks: [Int] = kids.map { rank($0) ?? 0 }
                 var next = unknown
                 var extraRanks = Array(repeating: unknown, count: extra.children.count)
                 for (i, n) in extra.children.enumerated().reversed() {
                     if let r = rank(n) { next = r }
                     extraRanks[i] = next
+                    if case .comment = n, let anchor = extra.commentAnchors[i] {
+                        extraRanks[i] = childOrder.firstIndex(of: anchor).map { 2 * $0 } ?? 0
+                    }
                 }
                 ranks += extraRanks
                 kids += extra.children

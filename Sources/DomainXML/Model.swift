@@ -14,6 +14,9 @@ public struct Extra: Sendable, Equatable, Hashable {
     /// Unknown attributes/children of modeled sub-elements that have no field of their own,
     /// keyed by the sub-element's path below this element (e.g. "target", "source/vendor").
     public var childExtras: [String: Extra] = [:]
+    /// For comments in `children` that stood right before a modeled element: index in `children` ->
+    /// that element's name, so that formatting puts them back in front of it.
+    public var commentAnchors: [Int: String] = [:]
     public init(attributes: [XMLAttribute] = [], children: [XMLNode] = []) {
         self.attributes = attributes
         self.children = children

@@ -126,7 +126,17 @@ final class ElementReader {
     func leftover() -> Extra {
         var e = Extra()
         for (i, a) in attrs.enumerated() where !attrUsed[i] { e.attributes.append(a) }
-        for (i, k) in kids.enumerated() where !kidUsed[i] { e.children.append(k) }
+        // Comments right before a consumed element remember its name (one backward pass).
+        var anchors: [Int: String] = [:]
+        var nextElement: Int?
+        for i in kids.indices.reversed() {
+            if case .comment = kids[i], let j = nextElement, kidUsed[j] { anchors[i] = kids[j].elementName }
+            if kids[i].elementName != nil { nextElement = i }
+        }
+        for (i, k) in kids.enumerated() where !kidUsed[i] {
+            if let name = anchors[i] { e.commentAnchors[e.children.count] = name }
+            e.children.append(k)
+        }
         e.childExtras = subExtras
         return e
     }
@@ -157,6 +167,7 @@ enum DomainParser {
     static let soundModels = ["sb16", "es1370", "pcspk", "ac97", "ich6", "ich9", "usb", "ich7", "virtio"]
     static let videoModels = ["default", "vga", "cirrus", "vmvga", "xen", "vbox", "qxl", "parallels", "virtio",
                               "gop", "none", "bochs", "ramfb"]
+    static let graphicsTypes = ["sdl", "vnc", "rdp", "desktop", "spice", "egl-headless", "dbus"]
     static let charTypes = ["null", "vc", "pty", "dev", "file", "pipe", "stdio", "udp", "tcp", "unix", "spicevmc",
                             "spiceport", "nmdm", "qemu-vdagent", "dbus"]
 
@@ -560,7 +571,9 @@ enum DomainParser {
     }
 
     static func graphics(_ r: ElementReader) throws(DomainXMLError) -> Graphics {
-        guard let type = r.attr("type") else { throw err("XML error: missing graphics device type") }
+        guard let type = try r.oneOf("type", graphicsTypes, what: "graphics type") else {
+            throw err("XML error: missing graphics device type")
+        }
         var g = Graphics(type: type)
         g.port = try r.int("port")
         g.tlsPort = try r.int("tlsPort")
@@ -585,7 +598,8 @@ enum DomainParser {
 
     static func video(_ r: ElementReader) throws(DomainXMLError) -> Video {
         var v = Video(model: "default")
-        if let m = r.child("model", where: { $0.has("type") }) {
+        if let m = r.child("model") {
+            guard m.has("type") else { throw err("XML error: missing video model type in <video><model>") }
             v.model = try m.oneOf("type", videoModels, what: "video model") ?? "default"
             v.vram = try m.int("vram")
             v.heads = try m.int("heads")
@@ -743,6 +757,19 @@ enum DomainParser {
             guard controllers.insert("\(c.type)#\(c.index)").inserted else {
                 throw err("XML error: Multiple '\(c.type)' controllers with index '\(c.index)'")
             }
+        }
+        var bootOrders = Set<Int>()
+        let orders = d.devices.disks.compactMap(\.bootOrder) + d.devices.interfaces.compactMap(\.bootOrder)
+        for o in orders {
+            guard bootOrders.insert(o).inserted else {
+                throw err("XML error: boot order \(o) is already used by another device")
+            }
+        }
+        if !orders.isEmpty && !d.os.boot.isEmpty {
+            throw err("unsupported configuration: per-device boot elements cannot be used together with os/boot elements")
+        }
+        if d.devices.videos.filter({ $0.primary == true }).count > 1 {
+            throw err("XML error: Only one primary video device is supported")
         }
         var audioIDs = Set<Int>()
         for a in d.devices.audios {

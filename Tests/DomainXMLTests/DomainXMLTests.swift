@@ -63,6 +63,19 @@ private func parseError(_ xml: String) -> String? {
         #expect(try Domain(xml: xml) == d)
     }
 
+    @Test func mixedContentAndCommentsAreKept() throws {
+        let d = try domain("""
+            <!-- first -->
+            <disk type='file'><source file='/a'/><target dev='vda'/></disk>
+            stray text <hub type='usb'/>
+            """)
+        let xml = d.formatXML()
+        #expect(xml.contains("<!-- first -->"))
+        #expect(xml.contains("stray text"))
+        #expect(xml.contains("<hub type='usb'/>"))
+        #expect(try Domain(xml: xml).formatXML() == xml)
+    }
+
     @Test func characterReferencesAndCDATA() throws {
         let d = try domain(extra: "<description><![CDATA[<raw> & ]]>&#x41;&#66;</description>")
         #expect(d.description == "<raw> & AB")
@@ -74,6 +87,8 @@ private func parseError(_ xml: String) -> String? {
             == "unsupported configuration: unknown controller type 'warp'")
         #expect(parseError("<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os><devices><input type='joystick'/></devices></domain>")
             == "unsupported configuration: unknown input device type 'joystick'")
+        #expect(parseError("<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os><devices><graphics type='x11'/></devices></domain>")
+            == "unsupported configuration: unknown graphics type 'x11'")
         #expect(parseError("<domain type='xqemu'><name>x</name></domain>") == "XML error: invalid domain type 'xqemu'")
         #expect(parseError("<domain><name>x</name></domain>") == "XML error: missing domain type attribute")
     }
@@ -203,6 +218,39 @@ private func parseError(_ xml: String) -> String? {
         #expect(a.description == "0000:00:01.2")
         #expect(PCIAddress(a.deviceAddress) == a)
         #expect(PCIAddress(DeviceAddress(type: "pci", attributes: [XMLAttribute("slot", "0x40")])) == nil)
+    }
+
+    @Test func q35PutsPCIeDevicesBehindRootPorts() throws {
+        var d = try Domain(xml: """
+            <domain type='kvm'><name>q</name><memory>1024</memory>
+              <os><type arch='x86_64' machine='pc-q35-8.2'>hvm</type></os>
+              <devices>
+                <controller type='pci' index='0' model='pcie-root'/>
+                <controller type='pci' index='1' model='pcie-root-port'/>
+                <disk type='file'><source file='/a'/><target dev='vda' bus='virtio'/></disk>
+                <interface type='user'><mac address='52:54:00:00:00:01'/><model type='rtl8139'/></interface>
+              </devices>
+            </domain>
+            """)
+        d.applyDefaults()
+        let ports = d.devices.controllers.filter { $0.model == "pcie-root-port" }
+        let usb = d.devices.controllers.first { $0.type == "usb" }
+        #expect(PCIAddress(usb?.address) == PCIAddress(bus: 1, slot: 0), "the existing free port is used first")
+        #expect(PCIAddress(d.devices.disks[0].address) == PCIAddress(bus: 2, slot: 0))
+        #expect(PCIAddress(d.devices.interfaces[0].address)?.bus == 0, "conventional PCI stays on pcie.0")
+        #expect(ports.map(\.index) == [1, 2, 3, 4], "disk and balloon get new ports, plus one spare")
+        #expect(d.pciUsage().filter { $0.address.bus != 0 }.count == 3)
+        let xml = d.formatXML()
+        #expect(xml.contains("""
+                <controller type='pci' index='1' model='pcie-root-port'>
+                  <model name='pcie-root-port'/>
+                  <target chassis='1' port='0x10'/>
+                  <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0' multifunction='on'/>
+                </controller>
+            """))
+        let once = d
+        d.applyDefaults()
+        #expect(d == once, "no extra ports on a second pass")
     }
 
     @Test func existingAddressesAreRespected() throws {

@@ -5,20 +5,27 @@ import Testing
 // libvirt-style data-driven tests: Tests/Golden/NAME.xml is parsed, given defaults and formatted
 // (secure, as libvirt's qemuxml2xml does), and must equal NAME.out.xml. error-NAME.xml must fail
 // with the message in error-NAME.err. Set CORRAL_UPDATE_GOLDEN=1 to (re)write expected files.
+// The QEMU argv tests share the directory (NAME.args); a case with only NAME.args is argv-only.
 
 enum Golden {
     static let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Golden")
 
+    static var files: Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+    }
+
+    /// Inputs that have an expected xml2xml output, or no expectation at all (a forgotten .out.xml fails).
     static var cases: [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { $0.hasSuffix(".xml") && !$0.hasSuffix(".out.xml") && !$0.hasPrefix("error-") }
-            .map { String($0.dropLast(4)) }.sorted()
+        let all = files
+        return all.filter { $0.hasSuffix(".xml") && !$0.hasSuffix(".out.xml") && !$0.hasPrefix("error-") }
+            .map { String($0.dropLast(4)) }
+            .filter { all.contains("\($0).out.xml") || !all.contains("\($0).args") }
+            .sorted()
     }
 
     static var errorCases: [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { $0.hasPrefix("error-") && $0.hasSuffix(".xml") }.map { String($0.dropLast(4)) }.sorted()
+        files.filter { $0.hasPrefix("error-") && $0.hasSuffix(".xml") }.map { String($0.dropLast(4)) }.sorted()
     }
 
     static func read(_ file: String) throws -> String {
