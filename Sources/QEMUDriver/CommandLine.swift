@@ -45,6 +45,8 @@ public struct QEMUCapabilities: Sendable, Codable, Equatable {
     public var defaultMachine: String?
     /// Device type names (qom-list-types implements=device); empty means "not probed": nothing is checked.
     public var devices: [String]
+    /// CPU model names (query-cpu-definitions); empty means "not probed": nothing is checked.
+    public var cpuModels: [String] = []
     public init(version: [Int], machines: [String], defaultMachine: String?, devices: [String]) {
         self.version = version; self.machines = machines; self.defaultMachine = defaultMachine; self.devices = devices
     }

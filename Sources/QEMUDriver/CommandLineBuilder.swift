@@ -195,6 +195,9 @@ struct ArgvBuilder {
             model = "max"
         case nil, "custom":
             model = cpu?.model ?? "qemu64"
+            if !caps.cpuModels.isEmpty, !caps.cpuModels.contains(model) {
+                throw DomainXMLError("<cpu><model>\(model)</model>: CPU model '\(model)' is not supported by \(emulator)")
+            }
         case let mode?:
             throw DomainXMLError("<cpu mode='\(mode)'> is not supported")
         }

@@ -59,6 +59,15 @@ private func buildError(_ domain: Domain, accel: String = "tcg", caps: QEMUCapab
         #expect(buildError(d, caps: caps) == "video 0 (qxl): QEMU binary /usr/bin/qemu-system-x86_64 does not support device 'qxl-vga'")
     }
 
+    @Test func unknownCPUModel() {
+        var d = ArgvCases.minimal
+        d.cpu = CPU()
+        d.cpu?.model = "Pentium9000"
+        var caps = Golden.caps
+        caps.cpuModels = ["qemu64", "max"]
+        #expect(buildError(d, caps: caps) == "<cpu><model>Pentium9000</model>: CPU model 'Pentium9000' is not supported by /usr/bin/qemu-system-x86_64")
+    }
+
     @Test func unknownMachine() {
         var d = ArgvCases.minimal
         d.os.machine = "virt"
