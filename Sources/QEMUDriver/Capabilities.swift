@@ -43,6 +43,7 @@ extension QEMUCapabilities {
             #"{"execute":"query-version","id":"version"}"#,
             #"{"execute":"query-machines","id":"machines"}"#,
             #"{"execute":"qom-list-types","arguments":{"implements":"device","abstract":false},"id":"devices"}"#,
+            #"{"execute":"query-cpu-definitions","id":"cpus"}"#,
             #"{"execute":"quit","id":"quit"}"#,
         ]
         input.fileHandleForWriting.write(Data((commands.joined(separator: "\n") + "\n").utf8))
@@ -77,8 +78,10 @@ extension QEMUCapabilities {
             if machine["is-default"] as? Bool == true { defaultMachine = name }
         }
         let devices = deviceList.compactMap { $0["name"] as? String }
-        return QEMUCapabilities(version: [major, minor, micro], machines: machines.sorted(), defaultMachine: defaultMachine,
-                                devices: devices.sorted())
+        var caps = QEMUCapabilities(version: [major, minor, micro], machines: machines.sorted(), defaultMachine: defaultMachine,
+                                    devices: devices.sorted())
+        caps.cpuModels = ((replies["cpus"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.sorted()
+        return caps
     }
 }
 

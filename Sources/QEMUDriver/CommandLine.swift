@@ -16,6 +16,8 @@ public struct QEMULaunchContext: Sendable {
     /// A VNC display with autoport and no allocated port lets QEMU pick a free one (`to=`); read it
     /// back with QMP `query-vnc`. SPICE with autoport needs an allocated port.
     public var graphicsPorts: [Int: Int] = [:]
+    /// When the guest starts: `<clock offset='variable'>` sets the guest clock relative to it.
+    public var startTime = Date()
     public init(domainDir: String, logDir: String, accel: String) {
         self.domainDir = domainDir; self.logDir = logDir; self.accel = accel
     }
@@ -43,6 +45,8 @@ public struct QEMUCapabilities: Sendable, Codable, Equatable {
     public var defaultMachine: String?
     /// Device type names (qom-list-types implements=device); empty means "not probed": nothing is checked.
     public var devices: [String]
+    /// CPU model names (query-cpu-definitions); empty means "not probed": nothing is checked.
+    public var cpuModels: [String] = []
     public init(version: [Int], machines: [String], defaultMachine: String?, devices: [String]) {
         self.version = version; self.machines = machines; self.defaultMachine = defaultMachine; self.devices = devices
     }

@@ -1,3 +1,4 @@
+import Foundation
 import DomainXML
 
 /// Accumulates argv for one domain. Sections follow the order of libvirt's qemuBuildCommandLine
@@ -47,7 +48,7 @@ struct ArgvBuilder {
         for case let address? in addresses where address.type == "pci" && (parseXMLInt(address["bus"]) ?? 0) == 0 {
             if let slot = parseXMLInt(address["slot"]) { usedRootSlots.insert(slot) }
         }
-        guard isQ35 || machine == "pc" || machine.hasPrefix("pc-i440fx") || machine.hasPrefix("pc-") else {
+        guard machine == "pc" || machine == "q35" || machine.hasPrefix("pc-") else {
             throw DomainXMLError("machine type '\(machine)' is not supported: use pc or q35")
         }
     }
@@ -151,7 +152,9 @@ struct ArgvBuilder {
             throw DomainXMLError("<loader secure='yes'> needs a q35 machine type (SMM), not '\(machine)'")
         }
         var props: [String] = []
-        let images: [(String, Bool)] = [(code, loader.readonly ?? false)] + (domain.os.nvram?.path.map { [($0, false)] } ?? [])
+        let nvram = domain.os.nvram?.path
+        // With separate variables the code image is shared by all guests: read-only unless said otherwise.
+        let images: [(String, Bool)] = [(code, loader.readonly ?? (nvram != nil))] + (nvram.map { [($0, false)] } ?? [])
         for (n, (path, readonly)) in images.enumerated() {
             let storage: ArgvJSON = ["driver": "file", "filename": .string(path), "node-name": .string("libvirt-pflash\(n)-storage"),
                                      "auto-read-only": true, "discard": "unmap"]
@@ -192,6 +195,9 @@ struct ArgvBuilder {
             model = "max"
         case nil, "custom":
             model = cpu?.model ?? "qemu64"
+            if !caps.cpuModels.isEmpty, !caps.cpuModels.contains(model) {
+                throw DomainXMLError("<cpu><model>\(model)</model>: CPU model '\(model)' is not supported by \(emulator)")
+            }
         case let mode?:
             throw DomainXMLError("<cpu mode='\(mode)'> is not supported")
         }
@@ -255,6 +261,19 @@ struct ArgvBuilder {
         switch domain.clock?.offset ?? "utc" {
         case "utc": rtc = "base=utc"
         case "localtime": rtc = "base=localtime"
+        case "variable":
+            // A guest clock offset from the host's: QEMU takes the guest's start time.
+            let attrs = attributeMap(domain.clock?.extra.attributes ?? [])
+            guard let adjustment = Int(attrs["adjustment"] ?? "0") else {
+                throw DomainXMLError("<clock adjustment='\(attrs["adjustment"] ?? "")'> must be a number of seconds")
+            }
+            let basis = attrs["basis"] ?? "utc"
+            guard basis == "utc" || basis == "localtime" else { throw DomainXMLError("<clock basis='\(basis)'> must be utc or localtime") }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+            formatter.timeZone = basis == "utc" ? TimeZone(identifier: "UTC") : TimeZone.current
+            rtc = "base=" + formatter.string(from: context.startTime.addingTimeInterval(TimeInterval(adjustment)))
         case let offset: throw DomainXMLError("<clock offset='\(offset)'> is not supported: use utc or localtime")
         }
         if timer("rtc")?["tickpolicy"] == "catchup" { rtc += ",driftfix=slew" }

@@ -194,6 +194,9 @@ extension ArgvBuilder {
             guard let index = Self.diskIndex(disk.targetDev) else {
                 throw DomainXMLError("\(what): cannot understand target dev name; expected e.g. vda, sda, hdc, fda")
             }
+            guard disk.type == "file" || disk.type == "block" else {
+                throw DomainXMLError("\(what): disk type '\(disk.type)' is not supported yet: use file or block")
+            }
             var node: String?
             if disk.sourcePath != nil {
                 node = try buildBlockdevs(disk, number: nodeNumber, what)
@@ -248,7 +251,15 @@ extension ArgvBuilder {
         let cache = try cacheProps(disk.driverCache, what)
         let readonly = disk.readonly || disk.device == "cdrom"
         let storageName = "libvirt-\(number)-storage", formatName = "libvirt-\(number)-format"
-        var storage: ArgvJSON = ["driver": .string(storageDriver), "filename": .string(path), "node-name": .string(storageName)]
+        var storage: ArgvJSON = ["driver": .string(storageDriver), "filename": .string(path)]
+        if let io = disk.driverExtra.first(where: { $0.name == "io" })?.value, io != "default" {
+            guard ["native", "threads", "io_uring"].contains(io) else { throw DomainXMLError("\(what): <driver io='\(io)'> is not supported") }
+            if io == "native", cache?.blockdev?["direct"] != .bool(true) {
+                throw DomainXMLError("\(what): <driver io='native'> needs cache='none' or cache='directsync'")
+            }
+            storage.add("aio", .string(io))
+        }
+        storage.add("node-name", .string(storageName))
         storage.add("cache", cache?.blockdev.map(ArgvJSON.Value.object))
         storage.add("auto-read-only", true)
         storage.add("discard", "unmap")

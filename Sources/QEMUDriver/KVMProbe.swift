@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The outcome of probing KVM, with why it is unusable.
-public struct KVMProbeResult: Sendable, Equatable {
+public struct KVMProbeResult: Sendable, Equatable, Codable {
     public var usable: Bool
     /// "ok", or what failed (for the "KVM is not usable on this host: ..." error).
     public var reason: String
@@ -24,6 +24,30 @@ public enum KVMProbe {
     private static let cached = run()
 
     public static func canRunGuests() -> Bool { result.usable }
+
+    /// The probe result cached in `cacheDir` for the current boot of the host (the kernel's
+    /// boot_id), so short-lived processes such as the CLI do not each spend time probing.
+    public static func result(cacheDir: String) -> KVMProbeResult {
+        struct Entry: Codable { var bootID: String; var result: KVMProbeResult }
+        guard let bootID = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines), !bootID.isEmpty else { return result }
+        let file = URL(fileURLWithPath: cacheDir).appendingPathComponent("kvm-probe.json")
+        if let data = try? Data(contentsOf: file), let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.bootID == bootID {
+            return entry.result
+        }
+        let fresh = result
+        try? FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        if let data = try? JSONEncoder().encode(Entry(bootID: bootID, result: fresh)) {
+            try? data.write(to: file, options: .atomic)
+        }
+        return fresh
+    }
+
+    /// As `accelerator(for:)`, with the probe result cached in `cacheDir` for this boot.
+    public static func accelerator(for domainType: String, cacheDir: String) throws -> String {
+        domainType == "kvm" ? try accelerator(for: domainType, probe: result(cacheDir: cacheDir))
+                            : try accelerator(for: domainType, probe: KVMProbeResult(usable: false, reason: "not probed"))
+    }
 
     /// QEMU's accelerator for a `<domain type=''>`: "qemu" → tcg; "kvm" → kvm when the probe passed.
     public static func accelerator(for domainType: String) throws -> String {

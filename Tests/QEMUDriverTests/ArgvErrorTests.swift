@@ -59,10 +59,20 @@ private func buildError(_ domain: Domain, accel: String = "tcg", caps: QEMUCapab
         #expect(buildError(d, caps: caps) == "video 0 (qxl): QEMU binary /usr/bin/qemu-system-x86_64 does not support device 'qxl-vga'")
     }
 
+    @Test func unknownCPUModel() {
+        var d = ArgvCases.minimal
+        d.cpu = CPU()
+        d.cpu?.model = "Pentium9000"
+        var caps = Golden.caps
+        caps.cpuModels = ["qemu64", "max"]
+        #expect(buildError(d, caps: caps) == "<cpu><model>Pentium9000</model>: CPU model 'Pentium9000' is not supported by /usr/bin/qemu-system-x86_64")
+    }
+
     @Test func unknownMachine() {
         var d = ArgvCases.minimal
         d.os.machine = "virt"
-        #expect(buildError(d) == "machine type 'virt' is not supported by /usr/bin/qemu-system-x86_64")
+        let caps = QEMUCapabilities(version: [7, 2, 0], machines: ["pc", "q35"], defaultMachine: "pc", devices: [])
+        #expect(buildError(d, caps: caps) == "machine type 'virt' is not supported by /usr/bin/qemu-system-x86_64")
     }
 
     @Test func spiceAutoportNeedsAllocatedPort() {
@@ -98,5 +108,20 @@ private func buildError(_ domain: Domain, accel: String = "tcg", caps: QEMUCapab
         let argv = try QEMUCommandLine.build(d, context: Golden.context("x"), caps: Golden.caps)
         #expect(!argv.contains("-no-shutdown"))
         #expect(argv.contains("-no-reboot"))
+    }
+}
+
+@Suite struct ArgvEscapingTests {
+    @Test func commasAndQuotesAreEscaped() throws {
+        var d = ArgvCases.minimal
+        d.name = "web,1"
+        var cd = disk("vda", bus: "virtio", path: "/img/a \"b\"\\c.img")
+        cd.serial = "line\nbreak"
+        d.devices.disks = [cd]
+        let argv = try QEMUCommandLine.build(d, context: QEMULaunchContext(domainDir: "/run/a,b", logDir: "/log", accel: "tcg"), caps: Golden.caps)
+        #expect(argv.contains("guest=web,,1,debug-threads=on"))
+        #expect(argv.contains("socket,id=charmonitor,path=/run/a,,b/monitor.sock,server=on,wait=off"))
+        #expect(argv.contains(#"{"driver":"file","filename":"/img/a \"b\"\\c.img","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap"}"#))
+        #expect(argv.contains { $0.contains(#""serial":"line\nbreak""#) })
     }
 }

@@ -17,6 +17,7 @@ import Testing
         #expect(caps.version.count == 3 && caps.version[0] >= 7)
         #expect(caps.machines.contains("pc") && caps.machines.contains("q35"))
         #expect(caps.defaultMachine.map(caps.machines.contains) == true)
+        #expect(caps.cpuModels.contains("qemu64") && caps.cpuModels.contains("Haswell-noTSX"))
         for device in ["virtio-blk-pci", "isa-serial", "virtio-net-pci", "qemu-xhci", "ide-cd"] {
             #expect(caps.devices.contains(device), "\(device) missing")
         }

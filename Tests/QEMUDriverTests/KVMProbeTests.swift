@@ -27,3 +27,24 @@ import Testing
         #expect(KVMProbe.canRunGuests() == result.usable)
     }
 }
+
+@Suite struct KVMProbeCacheTests {
+    @Test func resultIsCachedPerBoot() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corral-kvm-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = KVMProbe.result(cacheDir: dir.path)
+        #expect(first == KVMProbe.result)
+        // A planted answer for this boot is what later processes get.
+        let file = dir.appendingPathComponent("kvm-probe.json")
+        let planted = try String(contentsOf: file, encoding: .utf8)
+            .replacingOccurrences(of: first.reason.replacingOccurrences(of: "/", with: "\\/"), with: "planted")
+        try planted.write(to: file, atomically: true, encoding: .utf8)
+        #expect(KVMProbe.result(cacheDir: dir.path).reason == "planted")
+        // Another boot's answer is ignored.
+        let otherBoot = planted.replacingOccurrences(
+            of: try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+            with: "00000000-0000-0000-0000-000000000000")
+        try otherBoot.write(to: file, atomically: true, encoding: .utf8)
+        #expect(KVMProbe.result(cacheDir: dir.path) == first)
+    }
+}
