@@ -114,7 +114,8 @@ struct Start: ShellCommand {
 
     func execute(_ shell: Shell) async throws {
         let dom = try await shell.domain(domain.value)
-        // No client-side "already active" check (virsh has one): the driver's answer is race-free.
+        // virsh's own check and wording; the driver still refuses a racing second start.
+        if dom.id != -1 { throw CommandFailure("Domain is already active") }
         var flags: DomainCreateFlags = []
         if paused { flags.insert(.paused) }
         if autodestroy { flags.insert(.autodestroy) }

@@ -183,7 +183,7 @@ let domainXMLParserLanded = (try? Domain(xml: "<domain type='test'><name>p</name
     @Test func startingARunningDomain() throws {
         let r = try virsh("start", "test")
         #expect(r.status == 1)
-        #expect(r.err == "error: Failed to start domain 'test'\nerror: Requested operation is not valid: domain is already running\n")
+        #expect(r.err == "error: Domain is already active\n")
     }
 
     @Test func badXMLFile() throws {

@@ -65,7 +65,18 @@ enum TinyGuest {
         } catch { return .failure(error) }
     }()
 
-    static func xml() throws -> URL { try built.get() }
+    /// tiny.xml rewritten to boot a private copy of the data disk under `root`,
+    /// so tests (and anyone else booting the shared guest) never share a disk lock.
+    static func xml(in root: URL) throws -> URL {
+        let shared = try built.get()
+        let disk = root.appendingPathComponent("data.qcow2")
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("data.qcow2"), to: disk)
+        let text = try String(contentsOf: shared, encoding: .utf8)
+            .replacingOccurrences(of: dir.appendingPathComponent("data.qcow2").path, with: disk.path)
+        let xml = root.appendingPathComponent("tiny.xml")
+        try text.write(to: xml, atomically: true, encoding: .utf8)
+        return xml
+    }
 }
 
 func waitUntil(_ timeout: TimeInterval, _ what: String, poll: TimeInterval = 0.5, _ cond: () throws -> Bool) throws {
@@ -100,7 +111,7 @@ func waitUntil(_ timeout: TimeInterval, _ what: String, poll: TimeInterval = 0.5
     }
 
     @Test func defineStartWatchShutdown() throws {
-        let xml = try TinyGuest.xml()
+        let xml = try TinyGuest.xml(in: root)
         defer { cleanup() }
 
         let def = try corral("define", xml.path)
@@ -139,7 +150,7 @@ func waitUntil(_ timeout: TimeInterval, _ what: String, poll: TimeInterval = 0.5
     }
 
     @Test func qemuKilledBehindOurBackIsReportedCrashed() throws {
-        let xml = try TinyGuest.xml()
+        let xml = try TinyGuest.xml(in: root)
         defer { cleanup() }
         #expect(try corral("define", xml.path).status == 0)
         #expect(try corral("start", "tiny").status == 0)
@@ -155,13 +166,13 @@ func waitUntil(_ timeout: TimeInterval, _ what: String, poll: TimeInterval = 0.5
     }
 
     @Test func startErrors() throws {
-        let xml = try TinyGuest.xml()
+        let xml = try TinyGuest.xml(in: root)
         defer { cleanup() }
         #expect(try corral("define", xml.path).status == 0)
         #expect(try corral("start", "tiny").status == 0)
         let twice = try corral("start", "tiny")
         #expect(twice.status == 1)
-        #expect(twice.err.contains("error: ") && twice.err.contains("already running"), "\(twice.err)")
+        #expect(twice.err.contains("error: ") && twice.err.contains("Domain is already active"), "\(twice.err)")
         _ = try corral("destroy", "tiny")
         #expect(try corral("domstate", "--reason", "tiny").out.contains("shut off (destroyed)"))
 
