@@ -56,7 +56,14 @@ def main():
     work = tempfile.mkdtemp(prefix="corral-bench-")
     uri = f"qemu:///embed?root={work}/root"
     run = lambda *args: subprocess.run([corral, "-c", uri, *args], check=True, capture_output=True, text=True)
-    run("define", os.path.join(a.guest, "tiny.xml"))
+    # A private copy of the data disk: QEMU locks images, and others may boot the shared guest.
+    disk = os.path.join(work, "data.qcow2")
+    subprocess.run(["cp", os.path.join(a.guest, "data.qcow2"), disk], check=True)
+    with open(os.path.join(a.guest, "tiny.xml")) as f:
+        xml = f.read().replace(os.path.join(a.guest, "data.qcow2"), disk)
+    with open(os.path.join(work, "tiny.xml"), "w") as f:
+        f.write(xml)
+    run("define", os.path.join(work, "tiny.xml"))
 
     # The same command line Corral runs, with the monitor socket moved to our own directory.
     argv = shlex.split(run("domxml-to-native", "qemu-argv", "--domain", "tiny").stdout)

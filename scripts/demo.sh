@@ -30,7 +30,7 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 echo "----- serial console of 'tiny' ($LOG) -----"
-tail -n 15 "$LOG"
+tail -n 15 "$LOG" | sed -e "s/\x1b\[6n//g" -e "s/\r//g"   # drop the shell's cursor queries
 echo "--------------------------------------------"
 c list --all
 cat <<EOM

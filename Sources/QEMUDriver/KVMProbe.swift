@@ -45,8 +45,7 @@ public enum KVMProbe {
 
     /// As `accelerator(for:)`, with the probe result cached in `cacheDir` for this boot.
     public static func accelerator(for domainType: String, cacheDir: String) throws -> String {
-        domainType == "kvm" ? try accelerator(for: domainType, probe: result(cacheDir: cacheDir))
-                            : try accelerator(for: domainType, probe: KVMProbeResult(usable: false, reason: "not probed"))
+        try accelerator(for: domainType, probe: result(cacheDir: cacheDir))
     }
 
     /// QEMU's accelerator for a `<domain type=''>`: "qemu" → tcg; "kvm" → kvm when the probe passed.
@@ -54,10 +53,12 @@ public enum KVMProbe {
         try accelerator(for: domainType, probe: result)
     }
 
-    static func accelerator(for domainType: String, probe: KVMProbeResult) throws -> String {
+    /// `probe` runs only for kvm domains: TCG guests never pay for probing.
+    static func accelerator(for domainType: String, probe: @autoclosure () -> KVMProbeResult) throws -> String {
         switch domainType {
         case "qemu": return "tcg"
         case "kvm":
+            let probe = probe()
             guard probe.usable else {
                 throw VirError(.configUnsupported,
                                "KVM is not usable on this host: \(probe.reason); use <domain type='qemu'> to run with TCG",

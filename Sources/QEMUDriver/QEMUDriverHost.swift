@@ -15,10 +15,10 @@ extension QEMUDriver {
 
     /// tcg for `<domain type='qemu'>`; kvm for type kvm only when KVM really runs guests here.
     func accelerator(for def: Domain) throws -> String {
-        try KVMProbe.accelerator(for: def.type)
+        try KVMProbe.accelerator(for: def.type, cacheDir: state.cacheDir)
     }
 
-    var kvmUsable: Bool { KVMProbe.canRunGuests() }
+    var kvmUsable: Bool { KVMProbe.result(cacheDir: state.cacheDir).usable }
 
     // MARK: Connection-level information
 
