@@ -5,6 +5,10 @@
 // billion laughs), a depth cap, a size cap, and an iterative loop that cannot overflow the stack.
 
 /// Limits that keep hostile input cheap to reject.
+/// Escapes text for XML content or a quoted attribute value (for XML documents built by hand,
+/// such as capabilities).
+public func xmlEscape(_ s: String) -> String { XMLWriter.escapeAttribute(s) }
+
 public enum XMLLimits {
     public static let maxBytes = 16 << 20
     public static let maxDepth = 256
@@ -408,7 +412,11 @@ enum XMLWriter {
         for a in attributes { out += " " + a.name + "='" + escapeAttribute(a.value) + "'" }
     }
 
-    static func escapeText(_ s: String) -> String {
+    static func escapeText(_ s: String) -> String { escape(s, attribute: false) }
+    static func escapeAttribute(_ s: String) -> String { escape(s, attribute: true) }
+
+    /// Attribute values also escape newlines and tabs, which parsers would otherwise normalise to spaces.
+    private static func escape(_ s: String, attribute: Bool) -> String {
         var out = ""
         out.unicodeScalars.reserveCapacity(s.unicodeScalars.count)
         for c in s.unicodeScalars {
@@ -419,24 +427,8 @@ enum XMLWriter {
             case "'": out += "&apos;"
             case "\"": out += "&quot;"
             case "\r": out += "&#13;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
-
-    static func escapeAttribute(_ s: String) -> String {
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "'": out += "&apos;"
-            case "\"": out += "&quot;"
-            case "\n": out += "&#10;"
-            case "\t": out += "&#9;"
-            case "\r": out += "&#13;"
+            case "\n" where attribute: out += "&#10;"
+            case "\t" where attribute: out += "&#9;"
             default: out.unicodeScalars.append(c)
             }
         }

@@ -135,20 +135,6 @@ extension QEMUDriver {
     }
 }
 
-func xmlEscape(_ s: String) -> String {
-    var out = ""
-    for c in s {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "'": out += "&apos;"
-        case "\"": out += "&quot;"
-        default: out.append(c)
-        }
-    }
-    return out
-}
 
 /// Host facts from /proc/cpuinfo, /proc/meminfo and sysconf.
 struct HostInfo {
