@@ -24,6 +24,12 @@ let package = Package(
         ]),
         // In-memory hypervisor, like libvirt's test:///default.
         .target(name: "TestDriver", dependencies: ["DomainXML", "Hypervisor"]),
+        // libvirt's remote RPC protocol: XDR, framing, procedure table, server dispatch.
+        .target(name: "RemoteProtocol", dependencies: [
+            "DomainXML", "Hypervisor",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .executableTarget(name: "corral", dependencies: [
             "DomainXML", "Hypervisor", "QEMUDriver", "TestDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -33,6 +39,11 @@ let package = Package(
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
         .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral"]),
+        .testTarget(name: "RemoteProtocolTests", dependencies: [
+            "RemoteProtocol", "Hypervisor", "TestDriver",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
