@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "corral", targets: ["corral"]),
+        .executable(name: "corrald", targets: ["corrald"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +28,13 @@ let package = Package(
         // libvirt's remote RPC protocol: XDR, framing, procedure table, server dispatch.
         .target(name: "RemoteProtocol", dependencies: [
             "DomainXML", "Hypervisor",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
+        .executableTarget(name: "corrald", dependencies: [
+            "Hypervisor", "QEMUDriver", "RemoteProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

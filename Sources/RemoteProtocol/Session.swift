@@ -1,0 +1,351 @@
+import Foundation
+import Hypervisor
+
+/// What the daemon serves, shared by all clients.
+public struct RemoteServerConfig: Sendable {
+    /// What CONNECT_GET_URI answers, e.g. "qemu:///system".
+    public var uri: String
+    /// URIs CONNECT_OPEN accepts besides nil/empty (which mean the default).
+    public var acceptedURIs: Set<String>
+    /// CONNECT_GET_LIB_VERSION: the libvirt release whose protocol this server speaks, since
+    /// clients compare it against libvirt version numbers to enable features.
+    public var libVersion: UInt64
+    /// Concurrent calls per client; more wait (and so does reading from that client).
+    public var maxCallsPerClient: Int
+
+    public init(uri: String = "qemu:///system", acceptedURIs: Set<String> = ["qemu:///system", "qemu:///session"],
+                libVersion: UInt64 = 9_000_000, maxCallsPerClient: Int = 16) {
+        self.uri = uri; self.acceptedURIs = acceptedURIs; self.libVersion = libVersion
+        self.maxCallsPerClient = maxCallsPerClient
+    }
+}
+
+/// The shared part of the server: driver, configuration and procedure table.
+public final class RemoteServer: Sendable {
+    public let driver: any HypervisorDriver
+    public let config: RemoteServerConfig
+    let table: ProcedureTable
+
+    public init(driver: any HypervisorDriver, config: RemoteServerConfig = RemoteServerConfig(), table: ProcedureTable? = nil) {
+        self.driver = driver
+        self.config = config
+        self.table = table ?? RemoteServer.standardTable()
+    }
+
+    /// A session for one client connection; `send` queues a packet to that client.
+    public func makeSession(readOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void) -> ClientSession {
+        ClientSession(server: self, socketReadOnly: readOnly, secure: secure, send: send)
+    }
+}
+
+/// One client connection's state: whether it opened a connection and how, its event
+/// callbacks and its open streams. Messages arrive through `receive` in wire order; calls
+/// run concurrently, so a slow call never holds up the client's other calls or other clients.
+public actor ClientSession {
+    public let server: RemoteServer
+    /// The socket is the read-only one.
+    public let socketReadOnly: Bool
+    /// CONNECT_IS_SECURE: local sockets are, plain TCP is not.
+    public let secure: Bool
+    let send: @Sendable (RPCMessage) -> Void
+
+    public private(set) var isOpen = false
+    /// Read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO.
+    public private(set) var readOnly: Bool
+    private var openDriver: (any HypervisorDriver)?
+
+    private var inflight = 0
+    private var slotWaiters: [CheckedContinuation<Void, Never>] = []
+    private var callTasks: [UInt32: Task<Void, Never>] = [:]
+    private var closed = false
+
+    // Events
+    struct EventCallback { var eventID: Int32; var filter: UUID? }
+    private var callbacks: [Int32: EventCallback] = [:]
+    private var nextCallbackID: Int32 = 1
+    private var eventTask: Task<Void, Never>?
+
+    // Streams, by the serial of the call that opened them.
+    struct OpenStream { var procedure: Int32; var stream: any ByteStream; var pump: Task<Void, Never>? }
+    private var streams: [UInt32: OpenStream] = [:]
+
+    init(server: RemoteServer, socketReadOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void) {
+        self.server = server
+        self.socketReadOnly = socketReadOnly
+        self.readOnly = socketReadOnly
+        self.secure = secure
+        self.send = send
+    }
+
+    /// The driver of an open connection (read-only wrapped when it is read-only).
+    public func driver() throws -> any HypervisorDriver {
+        guard let d = openDriver else { throw VirError(.internalError, "internal error: connection not open", domain: .rpc) }
+        return d
+    }
+
+    // MARK: Incoming messages
+
+    /// Handles one packet from the client. Returns once the packet is accepted (a call may
+    /// still be running); waits while the client already has its maximum of calls running.
+    public func receive(_ msg: RPCMessage) async {
+        if closed { return }
+        let h = msg.header
+        if h.program == RPCProgram.keepalive {
+            if h.type == .message, h.procedure == RPCProgram.keepalivePing {
+                send(RPCMessage(header: RPCHeader(program: RPCProgram.keepalive, version: RPCProgram.keepaliveVersion,
+                                                  procedure: RPCProgram.keepalivePong, type: .message, serial: 0, status: .ok)))
+            }
+            return
+        }
+        switch h.type {
+        case .call:
+            guard h.program == RPCProgram.remote, h.version == RPCProgram.remoteVersion else {
+                replyError(to: h, VirError(.rpc, "Cannot find program \(h.program) version \(h.version)", domain: .rpc))
+                return
+            }
+            await acquireSlot()
+            let task = Task { await self.runCall(msg) }
+            callTasks[h.serial] = task
+        case .callWithFDs:
+            replyError(to: h, VirError(.noSupport, "this function is not supported by the connection driver: file descriptor passing", domain: .rpc))
+        case .stream:
+            await streamMessage(msg)
+        default:
+            // Replies and events only flow from server to client; libvirtd ignores strays too.
+            break
+        }
+    }
+
+    private func acquireSlot() async {
+        while inflight >= server.config.maxCallsPerClient {
+            await withCheckedContinuation { slotWaiters.append($0) }
+        }
+        inflight += 1
+    }
+
+    private func releaseSlot(_ serial: UInt32) {
+        inflight -= 1
+        callTasks[serial] = nil
+        if !slotWaiters.isEmpty { slotWaiters.removeFirst().resume() }
+    }
+
+    private func runCall(_ msg: RPCMessage) async {
+        let h = msg.header
+        defer { releaseSlot(h.serial) }
+        do {
+            let payload = try await Self.$currentSerial.withValue(h.serial) { try await call(msg) }
+            if closed { return }
+            var reply = RPCMessage(header: h, payload: payload)
+            reply.header.type = .reply
+            reply.header.status = .ok
+            send(reply)
+            startPump(serial: h.serial)
+        } catch {
+            if let s = streams.removeValue(forKey: h.serial) { await s.stream.close() }
+            if closed { return }
+            replyError(to: h, Self.virError(error))
+        }
+    }
+
+    /// Decodes, checks and runs one call; the reply payload on success.
+    private func call(_ msg: RPCMessage) async throws -> [UInt8] {
+        let h = msg.header
+        guard let proc = server.table.handler(h.procedure) else {
+            let what = Procedures.byNumber[h.procedure].map(\.api) ?? "unknown procedure: \(h.procedure)"
+            throw VirError(.noSupport, "this function is not supported by the connection driver: \(what)", domain: .rpc)
+        }
+        if !isOpen && !ProcedureTable.beforeOpen.contains(h.procedure) {
+            throw VirError(.internalError, "internal error: connection not open", domain: .rpc)
+        }
+        if readOnly && !proc.info.readOnly {
+            throw VirError.readOnly(proc.info.api)
+        }
+        return try await proc.run(self, msg.payload)
+    }
+
+    private func replyError(to h: RPCHeader, _ e: VirError) {
+        var reply = RPCMessage(header: h, payload: RemoteError(e).xdrBytes)
+        reply.header.type = .reply
+        reply.header.status = .error
+        send(reply)
+    }
+
+    static func virError(_ error: any Error) -> VirError {
+        if let v = error as? VirError { return v }
+        if error is CancellationError { return VirError(.operationFailed, "operation failed: call cancelled", domain: .rpc) }
+        return VirError(.internalError, "internal error: \(error)", domain: .rpc)
+    }
+
+    // MARK: Connection
+
+    func open(uri: String?, flags: UInt32) throws {
+        if isOpen { throw VirError(.internalError, "internal error: connection already open", domain: .rpc) }
+        if let uri, !uri.isEmpty, !server.config.acceptedURIs.contains(uri), uri != server.config.uri {
+            throw VirError(.noConnect, "no connection driver available for \(uri)")
+        }
+        if flags & ConnectOpenArgs.readOnlyFlag != 0 { readOnly = true }
+        openDriver = readOnly ? ReadOnlyDriver(server.driver) : server.driver
+        isOpen = true
+    }
+
+    func closeConnection() {
+        isOpen = false
+        openDriver = nil
+        stopEvents()
+    }
+
+    /// Ends everything the client left behind: running calls, streams, event forwarding.
+    /// The shared driver stays open (other clients use it).
+    public func teardown() async {
+        closed = true
+        for (_, t) in callTasks { t.cancel() }
+        callTasks = [:]
+        stopEvents()
+        let open = streams
+        streams = [:]
+        for (_, s) in open {
+            s.pump?.cancel()
+            await s.stream.close()
+        }
+        for w in slotWaiters { w.resume() }
+        slotWaiters = []
+    }
+
+    // MARK: Events
+
+    /// virDomainEventID values libvirt 9.0 knows (VIR_DOMAIN_EVENT_ID_LAST).
+    static let eventIDLimit: Int32 = 26
+
+    func registerCallback(eventID: Int32, filter: DomainRef?) async throws -> Int32 {
+        guard eventID >= 0, eventID < Self.eventIDLimit else {
+            throw VirError(.invalidArg, "invalid argument: unsupported event ID \(eventID)")
+        }
+        if eventTask == nil {
+            let events = try await driver().events()
+            eventTask = Task { [weak self] in
+                for await event in events {
+                    guard let self else { return }
+                    await self.deliver(event)
+                }
+            }
+        }
+        let id = nextCallbackID
+        nextCallbackID += 1
+        callbacks[id] = EventCallback(eventID: eventID, filter: filter?.uuid)
+        return id
+    }
+
+    func deregisterCallback(_ id: Int32) throws {
+        guard callbacks.removeValue(forKey: id) != nil else {
+            throw VirError(.invalidArg, "invalid argument: callback \(id) not registered")
+        }
+        if callbacks.isEmpty { stopEvents() }
+    }
+
+    private func stopEvents() {
+        eventTask?.cancel()
+        eventTask = nil
+        callbacks = [:]
+    }
+
+    private func deliver(_ event: DomainEvent) {
+        if closed { return }
+        for (id, cb) in callbacks.sorted(by: { $0.key < $1.key })
+        where cb.eventID == 0 && (cb.filter == nil || cb.filter == event.domain.uuid) {
+            let msg = EventCallbackLifecycleMsg(callbackID: id, dom: event.domain, event: event.kind.rawValue, detail: event.detail)
+            send(RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: RPCProgram.remoteVersion,
+                                              procedure: Procedures.domainEventCallbackLifecycle.number,
+                                              type: .message, serial: 0, status: .ok),
+                            payload: msg.xdrBytes))
+        }
+    }
+
+    // MARK: Streams
+
+    /// libvirt's largest stream chunk (VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX).
+    static let streamChunkMax = 262_120
+
+    /// The serial of the call a handler is running for.
+    @TaskLocal static var currentSerial: UInt32 = 0
+
+    /// Registers a stream opened by the running call; data starts flowing once the call's
+    /// reply has been sent, in STREAM packets carrying the call's serial and procedure.
+    func addStream(procedure: Int32, _ stream: any ByteStream) {
+        streams[Self.currentSerial] = OpenStream(procedure: procedure, stream: stream, pump: nil)
+    }
+
+    private func streamHeader(_ s: OpenStream, serial: UInt32, status: RPCStatus) -> RPCHeader {
+        RPCHeader(program: RPCProgram.remote, version: RPCProgram.remoteVersion, procedure: s.procedure,
+                  type: .stream, serial: serial, status: status)
+    }
+
+    private func startPump(serial: UInt32) {
+        guard var s = streams[serial], s.pump == nil else { return }
+        let stream = s.stream
+        s.pump = Task { [weak self] in
+            do {
+                while let chunk = try await stream.read() {
+                    var rest = chunk[...]
+                    while !rest.isEmpty {
+                        let piece = Array(rest.prefix(Self.streamChunkMax))
+                        rest = rest.dropFirst(piece.count)
+                        await self?.streamData(serial: serial, piece)
+                    }
+                }
+                await self?.streamEnded(serial: serial, error: nil)
+            } catch is CancellationError {
+                return
+            } catch {
+                await self?.streamEnded(serial: serial, error: Self.virError(error))
+            }
+        }
+        streams[serial] = s
+    }
+
+    private func streamData(serial: UInt32, _ bytes: [UInt8]) {
+        guard let s = streams[serial], !closed else { return }
+        send(RPCMessage(header: streamHeader(s, serial: serial, status: .continue), payload: bytes))
+    }
+
+    /// The server side ended: EOF is a STREAM with status OK and no data, a failure a
+    /// STREAM with status ERROR and a remote_error.
+    private func streamEnded(serial: UInt32, error: VirError?) async {
+        guard let s = streams.removeValue(forKey: serial) else { return }
+        await s.stream.close()
+        if closed { return }
+        if let error {
+            send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(error).xdrBytes))
+        } else {
+            send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok)))
+        }
+    }
+
+    /// A STREAM packet from the client: data (CONTINUE), finish (OK) or abort (ERROR).
+    private func streamMessage(_ msg: RPCMessage) async {
+        let serial = msg.header.serial
+        guard let s = streams[serial] else { return }  // late data for a stream already gone
+        switch msg.header.status {
+        case .continue:
+            if msg.payload.isEmpty { return }
+            do {
+                try await s.stream.write(msg.payload)
+            } catch {
+                await streamEnded(serial: serial, error: Self.virError(error))
+            }
+        case .ok:
+            streams[serial] = nil
+            s.pump?.cancel()
+            await s.stream.close()
+            // libvirtd confirms a finish with an empty OK packet.
+            if !closed { send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok))) }
+        default:
+            streams[serial] = nil
+            s.pump?.cancel()
+            await s.stream.close()
+            if !closed {
+                let e = VirError(.rpc, "stream aborted at client request", domain: .rpc)
+                send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(e).xdrBytes))
+            }
+        }
+    }
+}
