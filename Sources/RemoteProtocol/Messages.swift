@@ -394,7 +394,8 @@ public struct ListDomainIDsRet: XDRCodable, Equatable {
     public func encode(xdr: inout XDRWriter) { xdr.writeArray(ids, max: XDRLimits.domainListMax) { $0.writeInt32($1) } }
 }
 
-/// remote_connect_list_defined_domains_ret.
+/// remote_connect_list_defined_domains_ret; also remote_domain_get_messages_ret (whose
+/// limit, REMOTE_DOMAIN_MESSAGES_MAX 2048, is below the list's).
 public struct ListDomainNamesRet: XDRCodable, Equatable {
     public var names: [String]
     public init(names: [String]) { self.names = names }

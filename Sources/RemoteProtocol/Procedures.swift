@@ -111,6 +111,7 @@ public enum Procedures {
     public static let domainGetVcpusFlags = Procedure<DomainFlagsArgs, Int32Ret>(200, "DOMAIN_GET_VCPUS_FLAGS", readOnly: true)
     public static let domainGetState = Procedure<DomainFlagsArgs, DomainGetStateRet>(212, "DOMAIN_GET_STATE", readOnly: true)
     public static let domainGetSecurityLabelList = Procedure<DomainArgs, SecurityLabelListRet>(278, "DOMAIN_GET_SECURITY_LABEL_LIST", readOnly: true)
+    public static let domainGetMessages = Procedure<DomainFlagsArgs, ListDomainNamesRet>(426, "DOMAIN_GET_MESSAGES", readOnly: true)
     public static let connectGetAllDomainStats = Procedure<GetAllDomainStatsArgs, GetAllDomainStatsRet>(344, "CONNECT_GET_ALL_DOMAIN_STATS", readOnly: true)
 
     // Console (a stream: after the reply, data flows as STREAM messages under the call's serial)
@@ -138,7 +139,7 @@ public enum Procedures {
         domainGetMaxVcpus.info, domainGetOSType.info, domainGetVcpus.info, domainBlockStats.info,
         domainInterfaceStats.info, domainGetSecurityLabel.info, domainIsActive.info, domainIsPersistent.info,
         domainMemoryStats.info, domainHasManagedSaveImage.info, domainGetVcpusFlags.info, domainGetState.info,
-        domainGetSecurityLabelList.info, connectGetAllDomainStats.info,
+        domainGetSecurityLabelList.info, domainGetMessages.info, connectGetAllDomainStats.info,
         domainOpenConsole.info,
         connectDomainEventCallbackRegisterAny.info, connectDomainEventCallbackDeregisterAny.info,
         domainEventCallbackLifecycle.info,

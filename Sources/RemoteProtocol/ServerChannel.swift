@@ -83,7 +83,8 @@ public final class RPCServerHandler: ChannelDuplexHandler, @unchecked Sendable {
 
 /// Listening sockets for a RemoteServer.
 public enum RemoteListener {
-    /// Adds the codec and the session handler to a new connection's pipeline.
+    /// Adds the codec and the session handler to a new connection's pipeline (on its event loop,
+    /// as channel initializers run).
     public static func configure(_ channel: any Channel, server: RemoteServer, readOnly: Bool, secure: Bool) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations

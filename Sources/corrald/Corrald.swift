@@ -42,6 +42,8 @@ struct Corrald: AsyncParsableCommand {
         let layout = try Layout.make(root: root)
         umask(0o077)
         try FileManager.default.createDirectory(atPath: layout.socketDir, withIntermediateDirectories: true)
+        // Other users reach the read-only socket through this directory.
+        if layout.readOnlySocket != nil { chmod(layout.socketDir, 0o755) }
         let pidLock = try PidFile.acquire(layout.pidFile)
 
         let driver = try QEMUDriver.open(root: layout.stateRoot)
@@ -179,13 +181,13 @@ struct PidFile {
 
     static func acquire(_ path: String) throws -> PidFile {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ValidationError("cannot open pid file '\(path)': \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw DaemonError("cannot open pid file '\(path)': \(String(cString: strerror(errno)))") }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buf = [UInt8](repeating: 0, count: 32)
             let n = read(fd, &buf, buf.count)
             close(fd)
             let pid = String(decoding: buf.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw ValidationError("corrald is already running for this root (pid \(pid.isEmpty ? "?" : pid), lock \(path))")
+            throw DaemonError("corrald is already running for this root (pid \(pid.isEmpty ? "?" : pid), lock \(path))")
         }
         ftruncate(fd, 0)
         let text = "\(getpid())\n"
@@ -197,6 +199,12 @@ struct PidFile {
         unlink(path)
         close(fd)
     }
+}
+
+/// A start-up failure, printed without the usage text.
+struct DaemonError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
 }
 
 func log(_ message: String) {
