@@ -29,6 +29,14 @@ enum Paths {
     }()
 }
 
+/// Output collected from a readability handler.
+final class Captured: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ d: Data) { lock.withLock { data.append(d) } }
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+}
+
 struct ProcResult { var status: Int32; var out: String; var err: String }
 
 /// Runs a program to completion with a timeout, reading both pipes concurrently.
@@ -164,6 +172,8 @@ struct VirshInteropTests {
         #expect(try d.virsh("domstate", "--reason", "tiny").out == "paused (user)\n\n")
         #expect(try d.virsh("resume", "tiny").out == "Domain 'tiny' resumed\n\n")
 
+        try consoleRoundTrip(d)
+
         let stats = try d.virsh("domstats", "tiny").out
         #expect(stats.hasPrefix("Domain: 'tiny'\n  state.state=1\n  state.reason="))
         #expect(stats.contains("balloon.maximum=262144"))
@@ -182,6 +192,43 @@ struct VirshInteropTests {
         #expect(try d.virsh("domstate", "--reason", "tiny").out == "shut off (destroyed)\n\n")
         #expect(try d.virsh("undefine", "tiny").out == "Domain 'tiny' has been undefined\n\n")
         #expect(try d.virsh("list", "--all").out == " Id   Name   State\n--------------------\n\n")
+    }
+
+    /// `virsh console` through a pseudo-terminal (script(1)): a command typed in reaches the
+    /// guest's shell and its output comes back; Ctrl+] ends the session cleanly.
+    func consoleRoundTrip(_ d: Daemon) throws {
+        let serialLog = "\(d.root)/log/qemu/tiny-serial0.log"
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !((try? String(contentsOfFile: serialLog, encoding: .utf8))?.contains("corral-tiny-guest: ready") ?? false) {
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qfc", "\(Paths.virsh) -c '\(d.uri)' console tiny", "/dev/null"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input; p.standardOutput = output; p.standardError = output
+        let seen = Captured()
+        output.fileHandleForReading.readabilityHandler = { seen.append($0.availableData) }
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        func waitFor(_ text: String, _ seconds: TimeInterval) -> Bool {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end { if seen.text.contains(text) { return true }; Thread.sleep(forTimeInterval: 0.1) }
+            return false
+        }
+        #expect(waitFor("Escape character is ^]", 20), "\(seen.text)")
+        // The quotes keep the echoed command line from matching the output we wait for.
+        for _ in 0..<10 where !seen.text.contains("console-ok") {
+            input.fileHandleForWriting.write(Data("echo con''sole-ok\r".utf8))
+            _ = waitFor("console-ok", 3)
+        }
+        #expect(seen.text.contains("console-ok"), "\(seen.text)")
+        input.fileHandleForWriting.write(Data([0x1d]))
+        let end = Date().addingTimeInterval(20)
+        while p.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!p.isRunning)
+        #expect(p.isRunning || p.terminationStatus == 0)
+        output.fileHandleForReading.readabilityHandler = nil
     }
 
     @Test func secondDaemonOnTheSameRootIsRefused() throws {
