@@ -38,6 +38,10 @@ struct Corrald: AsyncParsableCommand {
     @Flag(help: "Do not start autostart domains.")
     var noAutostart = false
 
+    func validate() throws {
+        if let listen { _ = try Self.parseListen(listen, allowAny: listenAny) }
+    }
+
     mutating func run() async throws {
         let layout = try Layout.make(root: root)
         umask(0o077)

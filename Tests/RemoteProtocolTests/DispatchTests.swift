@@ -165,6 +165,36 @@ struct Client {
         }
     }
 
+    @Test func consoleStreamFlowsBothWays() async throws {
+        // TestDriver's console echoes what it is sent.
+        var c = Client()
+        try await c.open()
+        let dom = try await c.call(Procedures.domainLookupByName, StringValue("test")).dom
+        let open = try await c.rawCall(Procedures.domainOpenConsole.number, DomainOpenConsoleArgs(dom, devName: nil).xdrBytes)
+        #expect(open.header.status == .ok)
+        let serial = open.header.serial
+        func streamPacket(_ status: RPCStatus, _ payload: [UInt8] = []) -> RPCMessage {
+            RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: 1, procedure: 201, type: .stream,
+                                         serial: serial, status: status), payload: payload)
+        }
+        await c.session.receive(streamPacket(.continue, Array("hello".utf8)))
+        let echoed = await c.outbox.wait { $0.header.type == .stream && $0.header.status == .continue }
+        #expect(echoed.map { String(decoding: $0.payload, as: UTF8.self) } == "hello")
+        #expect(echoed?.header.serial == serial && echoed?.header.procedure == 201)
+        // Finish: confirmed with an empty OK packet; later data for the serial is ignored.
+        await c.session.receive(streamPacket(.ok))
+        let done = await c.outbox.wait { $0.header.type == .stream && $0.header.status == .ok }
+        #expect(done?.payload == [])
+        await c.session.receive(streamPacket(.continue, [1]))
+
+        // Abort: answered with a STREAM error.
+        let second = try await c.rawCall(Procedures.domainOpenConsole.number, DomainOpenConsoleArgs(dom, devName: nil).xdrBytes)
+        await c.session.receive(RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: 1, procedure: 201, type: .stream,
+                                                             serial: second.header.serial, status: .error)))
+        let aborted = try #require(await c.outbox.wait { $0.header.serial == second.header.serial && $0.header.status == .error })
+        #expect(try RemoteError(xdrBytes: aborted.payload).message == "stream aborted at client request")
+    }
+
     @Test func slowCallDoesNotBlockOthers() async throws {
         let driver = SlowDriver(base: TestDriver())
         var c = Client(driver: driver)

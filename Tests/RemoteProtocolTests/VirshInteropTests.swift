@@ -190,6 +190,16 @@ struct VirshInteropTests {
         #expect(try d.virsh("domstate", "tiny").out == "running\n\n")
         #expect(try d.virsh("destroy", "tiny").out == "Domain 'tiny' destroyed\n\n")
         #expect(try d.virsh("domstate", "--reason", "tiny").out == "shut off (destroyed)\n\n")
+        // Autostart: a restarted daemon starts the marked domain that is not running.
+        #expect(try d.virsh("autostart", "tiny").out == "Domain 'tiny' marked as autostarted\n\n")
+        d.stop()
+        try d.start()
+        let end = Date().addingTimeInterval(30)
+        while Date() < end, try d.virsh("domstate", "tiny").out != "running\n\n" { Thread.sleep(forTimeInterval: 0.2) }
+        #expect(try d.virsh("domstate", "tiny").out == "running\n\n", "\(d.logText)")
+        #expect(d.logText.contains("autostart: started domain 'tiny'"))
+        #expect(try d.virsh("autostart", "--disable", "tiny").status == 0)
+        #expect(try d.virsh("destroy", "tiny").status == 0)
         #expect(try d.virsh("undefine", "tiny").out == "Domain 'tiny' has been undefined\n\n")
         #expect(try d.virsh("list", "--all").out == " Id   Name   State\n--------------------\n\n")
     }
