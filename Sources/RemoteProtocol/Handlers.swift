@@ -1,3 +1,4 @@
+import DomainXML
 import Foundation
 import Hypervisor
 
@@ -122,8 +123,10 @@ extension RemoteServer {
         t.register(Procedures.domainIsPersistent) { s, a in Int32Ret(try await s.driver().isPersistent(a.dom) ? 1 : 0) }
         t.register(Procedures.domainGetOSType) { s, a in StringValue(try await s.driver().osType(a.dom)) }
         t.register(Procedures.domainGetMaxMemory) { s, a in UInt64Ret(try await s.driver().domainInfo(a.dom).maxMemKiB) }
-        t.register(Procedures.domainGetMaxVcpus) { s, a in Int32Ret(Int32(try await s.driver().domainInfo(a.dom).nrVirtCPU)) }
-        t.register(Procedures.domainGetVcpusFlags) { s, a in Int32Ret(Int32(try await s.driver().domainInfo(a.dom).nrVirtCPU)) }
+        t.register(Procedures.domainGetMaxVcpus) { s, a in
+            Int32Ret(try await vcpuCount(s, a.dom, flags: VcpuFlags.live | VcpuFlags.maximum))
+        }
+        t.register(Procedures.domainGetVcpusFlags) { s, a in Int32Ret(try await vcpuCount(s, a.dom, flags: a.flags)) }
         t.register(Procedures.domainHasManagedSaveImage) { s, a in
             // Corral has no managed save; the lookup still reports a missing domain.
             _ = try await s.driver().lookupDomain(uuid: a.dom.uuid)
@@ -213,6 +216,31 @@ extension RemoteServer {
             for bit in 0..<8 where byte * 8 + bit < cpus { b |= 1 << bit }
             return b
         }
+    }
+
+    /// virDomainVcpuFlags.
+    enum VcpuFlags {
+        static let live: UInt32 = 1, config: UInt32 = 2, maximum: UInt32 = 4, guest: UInt32 = 8
+    }
+
+    /// virDomainGetVcpusFlags: the current or maximum vCPU count of the live definition
+    /// (LIVE, or neither flag on a running domain) or of the persistent one (CONFIG).
+    static func vcpuCount(_ s: ClientSession, _ dom: DomainRef, flags: UInt32) async throws -> Int32 {
+        if flags & VcpuFlags.guest != 0 {
+            throw VirError(.noSupport, "this function is not supported by the connection driver: virDomainGetVcpusFlags with VIR_DOMAIN_VCPU_GUEST", domain: .qemu)
+        }
+        if flags & VcpuFlags.live != 0 && flags & VcpuFlags.config != 0 {
+            throw VirError(.invalidArg, "invalid argument: flags 'affect live' and 'affect config' are mutually exclusive", domain: .qemu)
+        }
+        let d = try await s.driver()
+        let active = try await d.lookupDomain(uuid: dom.uuid).id != -1
+        if flags & VcpuFlags.live != 0 && !active { throw VirError.notRunning(dom.name) }
+        let useConfig = flags & VcpuFlags.config != 0 || !active
+        let xml = try await d.domainXML(dom, flags: useConfig ? .inactive : [])
+        let def: Domain
+        do { def = try Domain(xml: xml) } catch { throw VirError.xml(error) }
+        let n = flags & VcpuFlags.maximum != 0 ? def.vcpu.count : (def.vcpu.current ?? def.vcpu.count)
+        return Int32(clamping: n)
     }
 
     /// virDomainMemoryStatTags by the balloon.* field names of bulk stats.
