@@ -29,9 +29,11 @@ public final class RPCServerHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         let channel = context.channel
-        let session = server.makeSession(readOnly: readOnly, secure: secure) { msg in
+        let session = server.makeSession(readOnly: readOnly, secure: secure, send: { msg in
             channel.writeAndFlush(msg, promise: nil)
-        }
+        }, sendAndWait: { msg in
+            try? await channel.writeAndFlush(msg).get()
+        })
         self.session = session
         let (stream, continuation) = AsyncStream.makeStream(of: RPCMessage.self)
         inbox = continuation

@@ -32,9 +32,13 @@ public final class RemoteServer: Sendable {
         self.table = table ?? RemoteServer.standardTable()
     }
 
-    /// A session for one client connection; `send` queues a packet to that client.
-    public func makeSession(readOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void) -> ClientSession {
-        ClientSession(server: self, socketReadOnly: readOnly, secure: secure, send: send)
+    /// A session for one client connection; `send` queues a packet to that client and
+    /// `sendAndWait` (for stream data) returns once the packet has gone to the socket, so a
+    /// client that stops reading a stream stops the stream instead of growing a queue.
+    public func makeSession(readOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void,
+                            sendAndWait: (@Sendable (RPCMessage) async -> Void)? = nil) -> ClientSession {
+        ClientSession(server: self, socketReadOnly: readOnly, secure: secure, send: send,
+                      sendAndWait: sendAndWait ?? { send($0) })
     }
 }
 
@@ -48,6 +52,7 @@ public actor ClientSession {
     /// CONNECT_IS_SECURE: local sockets are, plain TCP is not.
     public let secure: Bool
     let send: @Sendable (RPCMessage) -> Void
+    let sendAndWait: @Sendable (RPCMessage) async -> Void
 
     public private(set) var isOpen = false
     /// Read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO.
@@ -69,12 +74,14 @@ public actor ClientSession {
     struct OpenStream { var procedure: Int32; var stream: any ByteStream; var pump: Task<Void, Never>? }
     private var streams: [UInt32: OpenStream] = [:]
 
-    init(server: RemoteServer, socketReadOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void) {
+    init(server: RemoteServer, socketReadOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void,
+         sendAndWait: @escaping @Sendable (RPCMessage) async -> Void) {
         self.server = server
         self.socketReadOnly = socketReadOnly
         self.readOnly = socketReadOnly
         self.secure = secure
         self.send = send
+        self.sendAndWait = sendAndWait
     }
 
     /// The driver of an open connection (read-only wrapped when it is read-only).
@@ -302,9 +309,9 @@ public actor ClientSession {
         streams[serial] = s
     }
 
-    private func streamData(serial: UInt32, _ bytes: [UInt8]) {
+    private func streamData(serial: UInt32, _ bytes: [UInt8]) async {
         guard let s = streams[serial], !closed else { return }
-        send(RPCMessage(header: streamHeader(s, serial: serial, status: .continue), payload: bytes))
+        await sendAndWait(RPCMessage(header: streamHeader(s, serial: serial, status: .continue), payload: bytes))
     }
 
     /// The server side ended: EOF is a STREAM with status OK and no data, a failure a
