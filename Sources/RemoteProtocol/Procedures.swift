@@ -1,3 +1,5 @@
+import Hypervisor
+
 // The remote program's procedures, one declaration each: number and name from
 // remote_protocol.x's `enum remote_procedure`, the argument and return structs, and whether
 // a read-only connection may call it (libvirt refuses, in the public API, every call that
@@ -146,4 +148,26 @@ public enum Procedures {
     ]
 
     public static let byNumber: [Int32: ProcedureInfo] = Dictionary(all.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
+}
+
+extension Procedure {
+    /// The CALL packet for this procedure.
+    public func call(_ args: Args, serial: UInt32) -> RPCMessage {
+        RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: RPCProgram.remoteVersion, procedure: number,
+                                     type: .call, serial: serial, status: .ok),
+                   payload: args.xdrBytes)
+    }
+
+    /// The result carried by a REPLY packet: the decoded return value, or the server's error
+    /// as a VirError (status ERROR); undecodable payloads are RPC errors.
+    public func result(of reply: RPCMessage) throws(VirError) -> Ret {
+        do {
+            if reply.header.status == .error { throw try RemoteError(xdrBytes: reply.payload).virError }
+            return try Ret(xdrBytes: reply.payload)
+        } catch let e as VirError {
+            throw e
+        } catch {
+            throw VirError(.rpc, "Unable to decode reply to \(name): \(error)", domain: .rpc)
+        }
+    }
 }

@@ -38,9 +38,11 @@ struct Client {
 
     /// Sends a call and waits for its reply: the decoded result, or the remote error.
     mutating func call<A, R>(_ p: Procedure<A, R>, _ args: A) async throws -> R {
-        let reply = try await rawCall(p.number, args.xdrBytes)
-        if reply.header.status == .error { throw try RemoteError(xdrBytes: reply.payload).virError }
-        return try R(xdrBytes: reply.payload)
+        serial += 1
+        let s = serial
+        await session.receive(p.call(args, serial: s))
+        let reply = try #require(await outbox.wait { $0.header.serial == s && $0.header.type == .reply })
+        return try p.result(of: reply)
     }
 
     mutating func rawCall(_ procedure: Int32, _ payload: [UInt8], program: UInt32 = RPCProgram.remote) async throws -> RPCMessage {
