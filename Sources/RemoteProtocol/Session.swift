@@ -142,6 +142,9 @@ public actor ClientSession {
         do {
             let payload = try await Self.$currentSerial.withValue(h.serial) { try await call(msg) }
             if closed { return }
+            guard payload.count <= RPCLimits.payloadMax else {
+                throw VirError(.rpc, "message payload of \(payload.count) bytes exceeds maximum \(RPCLimits.payloadMax)", domain: .rpc)
+            }
             var reply = RPCMessage(header: h, payload: payload)
             reply.header.type = .reply
             reply.header.status = .ok

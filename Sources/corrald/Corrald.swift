@@ -43,6 +43,8 @@ struct Corrald: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
+        // Signals first: a SIGTERM during start-up or autostart still shuts down cleanly.
+        let signals = Self.terminationSignals()
         let layout = try Layout.make(root: root)
         umask(0o077)
         try FileManager.default.createDirectory(atPath: layout.socketDir, withIntermediateDirectories: true)
@@ -75,10 +77,12 @@ struct Corrald: AsyncParsableCommand {
         }
         for l in listeners { log("listening on \(l.localAddress.map { "\($0)" } ?? "?")") }
 
-        if !noAutostart { await Self.autostart(driver) }
+        let autostart = noAutostart ? nil : Task { await Self.autostart(driver) }
 
-        let signal = await Self.waitForTermination()
-        log("received \(signal), shutting down (guests keep running)")
+        var received = "end of signal stream"
+        for await name in signals { received = name; break }
+        log("received \(received), shutting down (guests keep running)")
+        autostart?.cancel()
         for l in listeners { try? await l.close() }
         for p in socketPaths { unlink(p) }
         pidLock.release()
@@ -116,28 +120,20 @@ struct Corrald: AsyncParsableCommand {
         return (host, port)
     }
 
-    /// Waits for SIGTERM or SIGINT; returns its name.
-    static func waitForTermination() async -> String {
-        await withCheckedContinuation { (cont: CheckedContinuation<String, Never>) in
-            let once = Once()
-            var sources: [any DispatchSourceSignal] = []
-            for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-                signal(sig, SIG_IGN)
-                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                src.setEventHandler { if once.fire() { cont.resume(returning: name) } }
-                src.resume()
-                sources.append(src)
-            }
-            SignalSources.keep(sources)
+    /// SIGTERM and SIGINT, by name, as they arrive.
+    static func terminationSignals() -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        var sources: [any DispatchSourceSignal] = []
+        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { continuation.yield(name) }
+            src.resume()
+            sources.append(src)
         }
+        SignalSources.keep(sources)
+        return stream
     }
-}
-
-/// Fires once, from whichever signal comes first.
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var fired = false
-    func fire() -> Bool { lock.withLock { defer { fired = true }; return !fired } }
 }
 
 /// Keeps the signal sources alive for the life of the process.

@@ -225,7 +225,10 @@ struct Client {
         let msg = try #require(try RPCMessageDecoder.decodeOne(&buf))
         #expect(msg.header.type == .reply && msg.header.serial == 1 && msg.header.status == .ok)
         #expect(try AuthListRet(xdrBytes: msg.payload).types == [0])
-        _ = try await channel.finish()
+        // A length word below the header size: the byte stream is unusable, the server hangs up.
+        try? await channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 4]))
+        try await channel.closeFuture.get()
+        #expect(!channel.isActive)
     }
 }
 
