@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
         .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral"]),
         .testTarget(name: "RemoteProtocolTests", dependencies: [
-            "RemoteProtocol", "Hypervisor", "TestDriver",
+            "RemoteProtocol", "Hypervisor", "TestDriver", "corrald",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
