@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "RemoteProtocolTests", dependencies: [
             "RemoteProtocol", "Hypervisor", "TestDriver", "corrald",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
     ],

@@ -1,5 +1,8 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
+@testable import RemoteProtocol
 
 // Debian's real virsh (libvirt's own client library) against the built corrald, over the
 // UNIX sockets, with the tiny guest under TCG.
@@ -239,6 +242,31 @@ struct VirshInteropTests {
         #expect(!p.isRunning)
         #expect(p.isRunning || p.terminationStatus == 0)
         output.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// Mutated and random packets on real connections: the daemon survives and keeps serving.
+    @Test func hostileClientsDoNotHurtTheDaemon() async throws {
+        let d = try Daemon()
+        defer { d.stop() }
+        var rng = SeededRandom(state: 2026)
+        let seeds = FuzzTests.seeds()
+        for i in 0..<300 {
+            var wire = RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: 1, procedure: 66, type: .call,
+                                                    serial: 1, status: .ok)).wireBytes
+            wire += Procedures.connectOpen.call(ConnectOpenArgs(name: nil), serial: 2).wireBytes
+            for _ in 0..<(1 + rng.next() % 4) {
+                let seed = seeds[Int(rng.next() % UInt64(seeds.count))]
+                wire += FuzzTests.mutate(seed.wireBytes, &rng)
+            }
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(unixDomainSocketPath: i % 5 == 0 ? d.roSocket : d.socket).get()
+            // The daemon may hang up first (on a framing error): that is the point.
+            try? await channel.writeAndFlush(ByteBuffer(bytes: wire)).get()
+            try? await channel.close()
+        }
+        #expect(d.process?.isRunning == true)
+        let list = try d.virsh("list", "--all")
+        #expect(list.status == 0, "\(list.err)\n\(d.logText)")
     }
 
     @Test func secondDaemonOnTheSameRootIsRefused() throws {
