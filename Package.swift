@@ -31,6 +31,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // libFuzzer harness for the protocol decoders (see the file for the build flags).
+        .executableTarget(name: "remote-fuzzer", dependencies: ["RemoteProtocol"]),
         // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
         .executableTarget(name: "corrald", dependencies: [
             "Hypervisor", "QEMUDriver", "RemoteProtocol",
