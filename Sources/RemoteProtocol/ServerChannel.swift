@@ -19,6 +19,7 @@ public final class RPCServerHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var consumer: Task<Void, Never>?
     private var queued = 0
     private var readHeld = false
+    private var removed = false
     private static let maxQueued = 8
 
     public init(server: RemoteServer, readOnly: Bool, secure: Bool) {
@@ -50,6 +51,7 @@ public final class RPCServerHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        removed = true
         inbox?.finish()
         inbox = nil
     }
@@ -76,7 +78,7 @@ public final class RPCServerHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     private func taken(_ context: ChannelHandlerContext) {
         queued -= 1
-        if readHeld && queued < Self.maxQueued {
+        if !removed && readHeld && queued < Self.maxQueued {
             readHeld = false
             context.read()
         }
