@@ -71,7 +71,14 @@ public actor ClientSession {
     private var eventTask: Task<Void, Never>?
 
     // Streams, by the serial of the call that opened them.
-    struct OpenStream { var procedure: Int32; var stream: any ByteStream; var pump: Task<Void, Never>? }
+    struct OpenStream {
+        var procedure: Int32
+        var stream: any ByteStream
+        var pump: Task<Void, Never>?
+        /// The server side reached EOF or failed; the entry stays until the client finishes
+        /// or aborts, because the client waits for an answer to either.
+        var ended = false
+    }
     private var streams: [UInt32: OpenStream] = [:]
 
     init(server: RemoteServer, socketReadOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void,
@@ -317,16 +324,19 @@ public actor ClientSession {
         await sendAndWait(RPCMessage(header: streamHeader(s, serial: serial, status: .continue), payload: bytes))
     }
 
-    /// The server side ended: EOF is a STREAM with status OK and no data, a failure a
-    /// STREAM with status ERROR and a remote_error.
+    /// The server side ended. As libvirtd: EOF is a STREAM CONTINUE without data (an OK
+    /// without data would confirm a finish the client never sent, and libvirt's client drops
+    /// the connection over it); a failure is a STREAM ERROR with a remote_error.
     private func streamEnded(serial: UInt32, error: VirError?) async {
-        guard let s = streams.removeValue(forKey: serial) else { return }
+        guard var s = streams[serial], !s.ended else { return }
+        s.ended = true
+        streams[serial] = s
         await s.stream.close()
         if closed { return }
         if let error {
             send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(error).xdrBytes))
         } else {
-            send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok)))
+            send(RPCMessage(header: streamHeader(s, serial: serial, status: .continue)))
         }
     }
 
@@ -336,7 +346,7 @@ public actor ClientSession {
         guard let s = streams[serial] else { return }  // late data for a stream already gone
         switch msg.header.status {
         case .continue:
-            if msg.payload.isEmpty { return }
+            if msg.payload.isEmpty || s.ended { return }
             do {
                 try await s.stream.write(msg.payload)
             } catch {

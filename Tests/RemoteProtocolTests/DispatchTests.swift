@@ -197,6 +197,23 @@ struct Client {
         #expect(try RemoteError(xdrBytes: aborted.payload).message == "stream aborted at client request")
     }
 
+    @Test func consoleEOFIsAnEmptyContinueThenFinishIsConfirmed() async throws {
+        var c = Client(driver: SlowDriver(base: TestDriver(), console: ShortConsole()))
+        try await c.open()
+        let dom = try await c.call(Procedures.domainLookupByName, StringValue("test")).dom
+        let open = try await c.rawCall(Procedures.domainOpenConsole.number, DomainOpenConsoleArgs(dom, devName: nil).xdrBytes)
+        let serial = open.header.serial
+        let eof = await c.outbox.wait { $0.header.type == .stream && $0.header.status == .continue && $0.payload.isEmpty }
+        #expect(eof?.header.serial == serial)
+        let data = c.outbox.all.filter { $0.header.type == .stream }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(data == ["bye", ""])
+        // No OK until the client finishes; then exactly one.
+        #expect(!c.outbox.all.contains { $0.header.type == .stream && $0.header.status == .ok })
+        await c.session.receive(RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: 1, procedure: 201,
+                                                             type: .stream, serial: serial, status: .ok)))
+        #expect(await c.outbox.wait { $0.header.type == .stream && $0.header.status == .ok } != nil)
+    }
+
     @Test func slowCallDoesNotBlockOthers() async throws {
         let driver = SlowDriver(base: TestDriver())
         var c = Client(driver: driver)
@@ -243,9 +260,19 @@ actor SlowDriverGate {
     func open() { released = true; waiters.forEach { $0.resume() }; waiters = [] }
 }
 
+/// A console that says one thing and then reaches EOF.
+final class ShortConsole: ByteStream, @unchecked Sendable {
+    private let lock = NSLock()
+    private var chunks: [[UInt8]] = [Array("bye".utf8)]
+    func read() async throws -> [UInt8]? { lock.withLock { chunks.isEmpty ? nil : chunks.removeFirst() } }
+    func write(_ bytes: [UInt8]) async throws {}
+    func close() async {}
+}
+
 struct SlowDriver: HypervisorDriver {
     let base: TestDriver
     let gate = SlowDriverGate()
+    var console: (any ByteStream)?
     func release() async { await gate.open() }
 
     func hostname() async throws -> String { await gate.wait(); return try await base.hostname() }
@@ -281,7 +308,8 @@ struct SlowDriver: HypervisorDriver {
     func vcpuInfo(_ dom: DomainRef) async throws -> [VCPUInfo] { try await base.vcpuInfo(dom) }
     func allDomainStats(_ doms: [DomainRef]?, types: StatsTypes) async throws -> [DomainStatsRecord] { try await base.allDomainStats(doms, types: types) }
     func openConsole(_ dom: DomainRef, devName: String?, force: Bool) async throws -> any ByteStream {
-        try await base.openConsole(dom, devName: devName, force: force)
+        if let console { return console }
+        return try await base.openConsole(dom, devName: devName, force: force)
     }
     func domainXMLToNative(format: String, xml: String) async throws -> String { try await base.domainXMLToNative(format: format, xml: xml) }
     func events() async throws -> AsyncStream<DomainEvent> { try await base.events() }

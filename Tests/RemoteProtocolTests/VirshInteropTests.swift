@@ -32,6 +32,42 @@ enum Paths {
     }()
 }
 
+/// `virsh console` on a pseudo-terminal (script(1)).
+final class Console {
+    let process = Process()
+    let input = Pipe(), output = Pipe()
+    let seen = Captured()
+
+    init(_ d: Daemon, domain: String = "tiny") throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qfec", "\(Paths.virsh) -c '\(d.uri)' console \(domain)", "/dev/null"]
+        process.standardInput = input; process.standardOutput = output; process.standardError = output
+        let seen = seen
+        output.fileHandleForReading.readabilityHandler = { seen.append($0.availableData) }
+        try process.run()
+    }
+
+    func type(_ text: String) { input.fileHandleForWriting.write(Data(text.utf8)) }
+
+    func waitFor(_ text: String, _ seconds: TimeInterval) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end { if seen.text.contains(text) { return true }; Thread.sleep(forTimeInterval: 0.1) }
+        return false
+    }
+
+    /// The exit status, or nil if it is still running after `seconds`.
+    func waitForExit(_ seconds: TimeInterval) -> Int32? {
+        let end = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.1) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        output.fileHandleForReading.readabilityHandler = nil
+    }
+}
+
 /// Output collected from a readability handler.
 final class Captured: @unchecked Sendable {
     private let lock = NSLock()
@@ -191,7 +227,11 @@ struct VirshInteropTests {
         #expect(!FileManager.default.fileExists(atPath: d.socket))
         try d.start()
         #expect(try d.virsh("domstate", "tiny").out == "running\n\n")
+        // Destroyed while a console is attached: the console sees EOF and virsh exits cleanly.
+        let console = try Console(d)
+        #expect(console.waitFor("Escape character is ^]", 20), "\(console.seen.text)")
         #expect(try d.virsh("destroy", "tiny").out == "Domain 'tiny' destroyed\n\n")
+        #expect(console.waitForExit(20) == 0, "\(console.seen.text)")
         #expect(try d.virsh("domstate", "--reason", "tiny").out == "shut off (destroyed)\n\n")
         // Autostart: a restarted daemon starts the marked domain that is not running.
         #expect(try d.virsh("autostart", "tiny").out == "Domain 'tiny' marked as autostarted\n\n")
@@ -215,33 +255,16 @@ struct VirshInteropTests {
         while Date() < deadline, !((try? String(contentsOfFile: serialLog, encoding: .utf8))?.contains("corral-tiny-guest: ready") ?? false) {
             Thread.sleep(forTimeInterval: 0.5)
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        p.arguments = ["-qfc", "\(Paths.virsh) -c '\(d.uri)' console tiny", "/dev/null"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input; p.standardOutput = output; p.standardError = output
-        let seen = Captured()
-        output.fileHandleForReading.readabilityHandler = { seen.append($0.availableData) }
-        try p.run()
-        defer { if p.isRunning { p.terminate() } }
-        func waitFor(_ text: String, _ seconds: TimeInterval) -> Bool {
-            let end = Date().addingTimeInterval(seconds)
-            while Date() < end { if seen.text.contains(text) { return true }; Thread.sleep(forTimeInterval: 0.1) }
-            return false
-        }
-        #expect(waitFor("Escape character is ^]", 20), "\(seen.text)")
+        let console = try Console(d)
+        #expect(console.waitFor("Escape character is ^]", 20), "\(console.seen.text)")
         // The quotes keep the echoed command line from matching the output we wait for.
-        for _ in 0..<10 where !seen.text.contains("console-ok") {
-            input.fileHandleForWriting.write(Data("echo con''sole-ok\r".utf8))
-            _ = waitFor("console-ok", 3)
+        for _ in 0..<10 where !console.seen.text.contains("console-ok") {
+            console.type("echo con''sole-ok\r")
+            _ = console.waitFor("console-ok", 3)
         }
-        #expect(seen.text.contains("console-ok"), "\(seen.text)")
-        input.fileHandleForWriting.write(Data([0x1d]))
-        let end = Date().addingTimeInterval(20)
-        while p.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.1) }
-        #expect(!p.isRunning)
-        #expect(p.isRunning || p.terminationStatus == 0)
-        output.fileHandleForReading.readabilityHandler = nil
+        #expect(console.seen.text.contains("console-ok"), "\(console.seen.text)")
+        console.type("\u{1d}")
+        #expect(console.waitForExit(20) == 0)
     }
 
     /// Mutated and random packets on real connections: the daemon survives and keeps serving.
