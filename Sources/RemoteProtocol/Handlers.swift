@@ -21,7 +21,10 @@ extension RemoteServer {
         t.register(Procedures.authList) { _, _ in AuthListRet(types: [AuthListRet.none]) }
         t.register(Procedures.connectOpen) { s, a in try await s.open(uri: a.name, flags: a.flags); return XDRVoid() }
         t.register(Procedures.connectClose) { s, _ in await s.closeConnection(); return XDRVoid() }
-        t.register(Procedures.connectSupportsFeature) { _, a in
+        t.register(Procedures.connectSupportsFeature) { s, a in
+            // Asking is how a libvirt client announces it answers pings, so libvirtd starts its
+            // own keepalive then; so does Corral.
+            if a.value == DriverFeature.programKeepalive { await s.startKeepalive() }
             let supported: Set<Int32> = [DriverFeature.programKeepalive, DriverFeature.remoteEventCallback,
                                          DriverFeature.remoteCloseCallback, DriverFeature.typedParamString,
                                          DriverFeature.xmlMigratable]

@@ -34,6 +34,8 @@ public final class RPCServerHandler: ChannelDuplexHandler, @unchecked Sendable {
             channel.writeAndFlush(msg, promise: nil)
         }, sendAndWait: { msg in
             try? await channel.writeAndFlush(msg).get()
+        }, hangUp: {
+            channel.close(promise: nil)
         })
         self.session = session
         let (stream, continuation) = AsyncStream.makeStream(of: RPCMessage.self)

@@ -12,11 +12,18 @@ public struct RemoteServerConfig: Sendable {
     public var libVersion: UInt64
     /// Concurrent calls per client; more wait (and so does reading from that client).
     public var maxCallsPerClient: Int
+    /// Server-side keepalive, started when a client asks for PROGRAM_KEEPALIVE (as libvirtd's
+    /// keepalive_interval/keepalive_count): a client silent for `keepaliveInterval` gets a
+    /// PING, and one that stays silent through `keepaliveCount` more intervals is dropped.
+    public var keepaliveInterval: Duration
+    public var keepaliveCount: Int
 
     public init(uri: String = "qemu:///system", acceptedURIs: Set<String> = ["qemu:///system", "qemu:///session"],
-                libVersion: UInt64 = 9_000_000, maxCallsPerClient: Int = 16) {
+                libVersion: UInt64 = 9_000_000, maxCallsPerClient: Int = 16,
+                keepaliveInterval: Duration = .seconds(5), keepaliveCount: Int = 5) {
         self.uri = uri; self.acceptedURIs = acceptedURIs; self.libVersion = libVersion
         self.maxCallsPerClient = maxCallsPerClient
+        self.keepaliveInterval = keepaliveInterval; self.keepaliveCount = keepaliveCount
     }
 }
 
@@ -35,10 +42,12 @@ public final class RemoteServer: Sendable {
     /// A session for one client connection; `send` queues a packet to that client and
     /// `sendAndWait` (for stream data) returns once the packet has gone to the socket, so a
     /// client that stops reading a stream stops the stream instead of growing a queue.
+    /// `hangUp` closes the connection (keepalive gives up on a silent client).
     public func makeSession(readOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void,
-                            sendAndWait: (@Sendable (RPCMessage) async -> Void)? = nil) -> ClientSession {
+                            sendAndWait: (@Sendable (RPCMessage) async -> Void)? = nil,
+                            hangUp: @escaping @Sendable () -> Void = {}) -> ClientSession {
         ClientSession(server: self, socketReadOnly: readOnly, secure: secure, send: send,
-                      sendAndWait: sendAndWait ?? { send($0) })
+                      sendAndWait: sendAndWait ?? { send($0) }, hangUp: hangUp)
     }
 }
 
@@ -53,6 +62,7 @@ public actor ClientSession {
     public let secure: Bool
     let send: @Sendable (RPCMessage) -> Void
     let sendAndWait: @Sendable (RPCMessage) async -> Void
+    let hangUp: @Sendable () -> Void
 
     public private(set) var isOpen = false
     /// Read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO.
@@ -82,13 +92,14 @@ public actor ClientSession {
     private var streams: [UInt32: OpenStream] = [:]
 
     init(server: RemoteServer, socketReadOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void,
-         sendAndWait: @escaping @Sendable (RPCMessage) async -> Void) {
+         sendAndWait: @escaping @Sendable (RPCMessage) async -> Void, hangUp: @escaping @Sendable () -> Void) {
         self.server = server
         self.socketReadOnly = socketReadOnly
         self.readOnly = socketReadOnly
         self.secure = secure
         self.send = send
         self.sendAndWait = sendAndWait
+        self.hangUp = hangUp
     }
 
     /// The driver of an open connection (read-only wrapped when it is read-only).
@@ -103,6 +114,7 @@ public actor ClientSession {
     /// still be running); waits while the client already has its maximum of calls running.
     public func receive(_ msg: RPCMessage) async {
         if closed { return }
+        silentIntervals = 0
         let h = msg.header
         if h.program == RPCProgram.keepalive {
             if h.type == .message, h.procedure == RPCProgram.keepalivePing {
@@ -215,6 +227,8 @@ public actor ClientSession {
     /// The shared driver stays open (other clients use it).
     public func teardown() async {
         closed = true
+        keepaliveTask?.cancel()
+        keepaliveTask = nil
         for (_, t) in callTasks { t.cancel() }
         callTasks = [:]
         stopEvents()
@@ -226,6 +240,37 @@ public actor ClientSession {
         }
         for w in slotWaiters { w.resume() }
         slotWaiters = []
+    }
+
+    // MARK: Keepalive
+
+    private var keepaliveTask: Task<Void, Never>?
+    /// Intervals since the client last sent anything.
+    private var silentIntervals = 0
+
+    /// Starts pinging a client that goes quiet (once; later requests change nothing).
+    func startKeepalive() {
+        guard keepaliveTask == nil, !closed else { return }
+        let interval = server.config.keepaliveInterval
+        keepaliveTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self, await self.keepaliveTick() else { return }
+            }
+        }
+    }
+
+    /// One interval passed; false once the client is given up on.
+    private func keepaliveTick() -> Bool {
+        if closed { return false }
+        silentIntervals += 1
+        if silentIntervals > server.config.keepaliveCount {
+            hangUp()
+            return false
+        }
+        send(RPCMessage(header: RPCHeader(program: RPCProgram.keepalive, version: RPCProgram.keepaliveVersion,
+                                          procedure: RPCProgram.keepalivePing, type: .message, serial: 0, status: .ok)))
+        return true
     }
 
     // MARK: Events

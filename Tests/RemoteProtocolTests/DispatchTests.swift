@@ -30,10 +30,14 @@ struct Client {
     let outbox: Outbox
     var serial: UInt32 = 0
 
-    init(driver: any HypervisorDriver = TestDriver(), readOnly: Bool = false) {
-        let outbox = Outbox()
+    let hungUp = Outbox()
+
+    init(driver: any HypervisorDriver = TestDriver(), readOnly: Bool = false, config: RemoteServerConfig = RemoteServerConfig()) {
+        let outbox = Outbox(), hungUp = hungUp
         self.outbox = outbox
-        session = RemoteServer(driver: driver).makeSession(readOnly: readOnly, secure: true) { outbox.append($0) }
+        session = RemoteServer(driver: driver, config: config).makeSession(
+            readOnly: readOnly, secure: true, send: { outbox.append($0) },
+            hangUp: { hungUp.append(RPCMessage(header: RPCHeader(program: 0, version: 0, procedure: 0, type: .message, serial: 0, status: .ok))) })
     }
 
     /// Sends a call and waits for its reply: the decoded result, or the remote error.
@@ -150,6 +154,26 @@ struct Client {
         await c.session.receive(FramingTests.ping)
         let pong = await c.outbox.wait { $0.header.program == RPCProgram.keepalive }
         #expect(pong?.header == RPCHeader(program: RPCProgram.keepalive, version: 1, procedure: 2, type: .message, serial: 0, status: .ok))
+    }
+
+    @Test func keepaliveDropsASilentClientButNotAnAnsweringOne() async throws {
+        let config = RemoteServerConfig(keepaliveInterval: .milliseconds(40), keepaliveCount: 2)
+        var silent = Client(config: config)
+        _ = try await silent.call(Procedures.connectSupportsFeature, Int32Args(DriverFeature.programKeepalive))
+        #expect(await silent.hungUp.wait(timeout: .seconds(5)) { _ in true } != nil)
+        let pings = silent.outbox.all.filter { $0.header.program == RPCProgram.keepalive && $0.header.procedure == 1 }
+        #expect(pings.count == 2)
+
+        // Generous limits here: only a stalled machine, not a slow one, could miss them.
+        var answering = Client(config: RemoteServerConfig(keepaliveInterval: .milliseconds(100), keepaliveCount: 5))
+        _ = try await answering.call(Procedures.connectSupportsFeature, Int32Args(DriverFeature.programKeepalive))
+        for _ in 0..<10 {
+            try await Task.sleep(for: .milliseconds(20))
+            await answering.session.receive(RPCMessage(header: RPCHeader(program: RPCProgram.keepalive, version: 1, procedure: 2,
+                                                                         type: .message, serial: 0, status: .ok)))
+        }
+        #expect(answering.hungUp.all.isEmpty)
+        await answering.session.teardown()
     }
 
     @Test func lifecycleEventsArePushed() async throws {
