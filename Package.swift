@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "corral", targets: ["corral"]),
+        .executable(name: "corrald", targets: ["corrald"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,6 +25,21 @@ let package = Package(
         ]),
         // In-memory hypervisor, like libvirt's test:///default.
         .target(name: "TestDriver", dependencies: ["DomainXML", "Hypervisor"]),
+        // libvirt's remote RPC protocol: XDR, framing, procedure table, server dispatch.
+        .target(name: "RemoteProtocol", dependencies: [
+            "DomainXML", "Hypervisor",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // libFuzzer harness for the protocol decoders (see the file for the build flags).
+        .executableTarget(name: "remote-fuzzer", dependencies: ["RemoteProtocol"]),
+        // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
+        .executableTarget(name: "corrald", dependencies: [
+            "Hypervisor", "QEMUDriver", "RemoteProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .executableTarget(name: "corral", dependencies: [
             "DomainXML", "Hypervisor", "QEMUDriver", "TestDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -33,6 +49,12 @@ let package = Package(
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
         .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral"]),
+        .testTarget(name: "RemoteProtocolTests", dependencies: [
+            "RemoteProtocol", "Hypervisor", "TestDriver", "corrald",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

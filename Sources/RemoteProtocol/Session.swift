@@ -1,0 +1,416 @@
+import Foundation
+import Hypervisor
+
+/// What the daemon serves, shared by all clients.
+public struct RemoteServerConfig: Sendable {
+    /// What CONNECT_GET_URI answers, e.g. "qemu:///system".
+    public var uri: String
+    /// URIs CONNECT_OPEN accepts besides nil/empty (which mean the default).
+    public var acceptedURIs: Set<String>
+    /// CONNECT_GET_LIB_VERSION: the libvirt release whose protocol this server speaks, since
+    /// clients compare it against libvirt version numbers to enable features.
+    public var libVersion: UInt64
+    /// Concurrent calls per client; more wait (and so does reading from that client).
+    public var maxCallsPerClient: Int
+    /// Server-side keepalive, started when a client asks for PROGRAM_KEEPALIVE (as libvirtd's
+    /// keepalive_interval/keepalive_count): a client silent for `keepaliveInterval` gets a
+    /// PING, and one that stays silent through `keepaliveCount` more intervals is dropped.
+    public var keepaliveInterval: Duration
+    public var keepaliveCount: Int
+
+    public init(uri: String = "qemu:///system", acceptedURIs: Set<String> = ["qemu:///system", "qemu:///session"],
+                libVersion: UInt64 = 9_000_000, maxCallsPerClient: Int = 16,
+                keepaliveInterval: Duration = .seconds(5), keepaliveCount: Int = 5) {
+        self.uri = uri; self.acceptedURIs = acceptedURIs; self.libVersion = libVersion
+        self.maxCallsPerClient = maxCallsPerClient
+        self.keepaliveInterval = keepaliveInterval; self.keepaliveCount = keepaliveCount
+    }
+}
+
+/// The shared part of the server: driver, configuration and procedure table.
+public final class RemoteServer: Sendable {
+    public let driver: any HypervisorDriver
+    public let config: RemoteServerConfig
+    let table: ProcedureTable
+
+    public init(driver: any HypervisorDriver, config: RemoteServerConfig = RemoteServerConfig(), table: ProcedureTable? = nil) {
+        self.driver = driver
+        self.config = config
+        self.table = table ?? RemoteServer.standardTable()
+    }
+
+    /// A session for one client connection; `send` queues a packet to that client and
+    /// `sendAndWait` (for stream data) returns once the packet has gone to the socket, so a
+    /// client that stops reading a stream stops the stream instead of growing a queue.
+    /// `hangUp` closes the connection (keepalive gives up on a silent client).
+    public func makeSession(readOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void,
+                            sendAndWait: (@Sendable (RPCMessage) async -> Void)? = nil,
+                            hangUp: @escaping @Sendable () -> Void = {}) -> ClientSession {
+        ClientSession(server: self, socketReadOnly: readOnly, secure: secure, send: send,
+                      sendAndWait: sendAndWait ?? { send($0) }, hangUp: hangUp)
+    }
+}
+
+/// One client connection's state: whether it opened a connection and how, its event
+/// callbacks and its open streams. Messages arrive through `receive` in wire order; calls
+/// run concurrently, so a slow call never holds up the client's other calls or other clients.
+public actor ClientSession {
+    public let server: RemoteServer
+    /// The socket is the read-only one.
+    public let socketReadOnly: Bool
+    /// CONNECT_IS_SECURE: local sockets are, plain TCP is not.
+    public let secure: Bool
+    let send: @Sendable (RPCMessage) -> Void
+    let sendAndWait: @Sendable (RPCMessage) async -> Void
+    let hangUp: @Sendable () -> Void
+
+    public private(set) var isOpen = false
+    /// Read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO.
+    public private(set) var readOnly: Bool
+    private var openDriver: (any HypervisorDriver)?
+
+    private var inflight = 0
+    private var slotWaiters: [CheckedContinuation<Void, Never>] = []
+    private var callTasks: [UInt32: Task<Void, Never>] = [:]
+    private var closed = false
+
+    // Events
+    struct EventCallback { var eventID: Int32; var filter: UUID? }
+    private var callbacks: [Int32: EventCallback] = [:]
+    private var nextCallbackID: Int32 = 1
+    private var eventTask: Task<Void, Never>?
+
+    // Streams, by the serial of the call that opened them.
+    struct OpenStream {
+        var procedure: Int32
+        var stream: any ByteStream
+        var pump: Task<Void, Never>?
+        /// The server side reached EOF or failed; the entry stays until the client finishes
+        /// or aborts, because the client waits for an answer to either.
+        var ended = false
+    }
+    private var streams: [UInt32: OpenStream] = [:]
+
+    init(server: RemoteServer, socketReadOnly: Bool, secure: Bool, send: @escaping @Sendable (RPCMessage) -> Void,
+         sendAndWait: @escaping @Sendable (RPCMessage) async -> Void, hangUp: @escaping @Sendable () -> Void) {
+        self.server = server
+        self.socketReadOnly = socketReadOnly
+        self.readOnly = socketReadOnly
+        self.secure = secure
+        self.send = send
+        self.sendAndWait = sendAndWait
+        self.hangUp = hangUp
+    }
+
+    /// The driver of an open connection (read-only wrapped when it is read-only).
+    public func driver() throws -> any HypervisorDriver {
+        guard let d = openDriver else { throw VirError(.internalError, "internal error: connection not open", domain: .rpc) }
+        return d
+    }
+
+    // MARK: Incoming messages
+
+    /// Handles one packet from the client. Returns once the packet is accepted (a call may
+    /// still be running); waits while the client already has its maximum of calls running.
+    public func receive(_ msg: RPCMessage) async {
+        if closed { return }
+        silentIntervals = 0
+        let h = msg.header
+        if h.program == RPCProgram.keepalive {
+            if h.type == .message, h.procedure == RPCProgram.keepalivePing {
+                send(RPCMessage(header: RPCHeader(program: RPCProgram.keepalive, version: RPCProgram.keepaliveVersion,
+                                                  procedure: RPCProgram.keepalivePong, type: .message, serial: 0, status: .ok)))
+            }
+            return
+        }
+        switch h.type {
+        case .call:
+            guard h.program == RPCProgram.remote, h.version == RPCProgram.remoteVersion else {
+                replyError(to: h, VirError(.rpc, "Cannot find program \(h.program) version \(h.version)", domain: .rpc))
+                return
+            }
+            await acquireSlot()
+            let task = Task { await self.runCall(msg) }
+            callTasks[h.serial] = task
+        case .callWithFDs:
+            replyError(to: h, VirError(.noSupport, "this function is not supported by the connection driver: file descriptor passing", domain: .rpc))
+        case .stream:
+            await streamMessage(msg)
+        default:
+            // Replies and events only flow from server to client; libvirtd ignores strays too.
+            break
+        }
+    }
+
+    private func acquireSlot() async {
+        while inflight >= server.config.maxCallsPerClient {
+            await withCheckedContinuation { slotWaiters.append($0) }
+        }
+        inflight += 1
+    }
+
+    private func releaseSlot(_ serial: UInt32) {
+        inflight -= 1
+        callTasks[serial] = nil
+        if !slotWaiters.isEmpty { slotWaiters.removeFirst().resume() }
+    }
+
+    private func runCall(_ msg: RPCMessage) async {
+        let h = msg.header
+        defer { releaseSlot(h.serial) }
+        do {
+            let payload = try await Self.$currentSerial.withValue(h.serial) { try await call(msg) }
+            if closed { return }
+            guard payload.count <= RPCLimits.payloadMax else {
+                throw VirError(.rpc, "message payload of \(payload.count) bytes exceeds maximum \(RPCLimits.payloadMax)", domain: .rpc)
+            }
+            var reply = RPCMessage(header: h, payload: payload)
+            reply.header.type = .reply
+            reply.header.status = .ok
+            send(reply)
+            startPump(serial: h.serial)
+        } catch {
+            if let s = streams.removeValue(forKey: h.serial) { await s.stream.close() }
+            if closed { return }
+            replyError(to: h, Self.virError(error))
+        }
+    }
+
+    /// Decodes, checks and runs one call; the reply payload on success.
+    private func call(_ msg: RPCMessage) async throws -> [UInt8] {
+        let h = msg.header
+        guard let proc = server.table.handler(h.procedure) else {
+            let what = Procedures.byNumber[h.procedure].map(\.api) ?? "unknown procedure: \(h.procedure)"
+            throw VirError(.noSupport, "this function is not supported by the connection driver: \(what)", domain: .rpc)
+        }
+        if !isOpen && !ProcedureTable.beforeOpen.contains(h.procedure) {
+            throw VirError(.internalError, "internal error: connection not open", domain: .rpc)
+        }
+        if readOnly && !proc.info.readOnly {
+            throw VirError.readOnly(proc.info.api)
+        }
+        return try await proc.run(self, msg.payload)
+    }
+
+    private func replyError(to h: RPCHeader, _ e: VirError) {
+        var reply = RPCMessage(header: h, payload: RemoteError(e).xdrBytes)
+        reply.header.type = .reply
+        reply.header.status = .error
+        send(reply)
+    }
+
+    static func virError(_ error: any Error) -> VirError {
+        if let v = error as? VirError { return v }
+        if error is CancellationError { return VirError(.operationFailed, "operation failed: call cancelled", domain: .rpc) }
+        return VirError(.internalError, "internal error: \(error)", domain: .rpc)
+    }
+
+    // MARK: Connection
+
+    func open(uri: String?, flags: UInt32) throws {
+        if isOpen { throw VirError(.internalError, "internal error: connection already open", domain: .rpc) }
+        if let uri, !uri.isEmpty, !server.config.acceptedURIs.contains(uri), uri != server.config.uri {
+            throw VirError(.noConnect, "no connection driver available for \(uri)")
+        }
+        if flags & ConnectOpenArgs.readOnlyFlag != 0 { readOnly = true }
+        openDriver = readOnly ? ReadOnlyDriver(server.driver) : server.driver
+        isOpen = true
+    }
+
+    func closeConnection() {
+        isOpen = false
+        openDriver = nil
+        stopEvents()
+    }
+
+    /// Ends everything the client left behind: running calls, streams, event forwarding.
+    /// The shared driver stays open (other clients use it).
+    public func teardown() async {
+        closed = true
+        keepaliveTask?.cancel()
+        keepaliveTask = nil
+        for (_, t) in callTasks { t.cancel() }
+        callTasks = [:]
+        stopEvents()
+        let open = streams
+        streams = [:]
+        for (_, s) in open {
+            s.pump?.cancel()
+            await s.stream.close()
+        }
+        for w in slotWaiters { w.resume() }
+        slotWaiters = []
+    }
+
+    // MARK: Keepalive
+
+    private var keepaliveTask: Task<Void, Never>?
+    /// Intervals since the client last sent anything.
+    private var silentIntervals = 0
+
+    /// Starts pinging a client that goes quiet (once; later requests change nothing).
+    func startKeepalive() {
+        guard keepaliveTask == nil, !closed else { return }
+        let interval = server.config.keepaliveInterval
+        keepaliveTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self, await self.keepaliveTick() else { return }
+            }
+        }
+    }
+
+    /// One interval passed; false once the client is given up on.
+    private func keepaliveTick() -> Bool {
+        if closed { return false }
+        silentIntervals += 1
+        if silentIntervals > server.config.keepaliveCount {
+            hangUp()
+            return false
+        }
+        send(RPCMessage(header: RPCHeader(program: RPCProgram.keepalive, version: RPCProgram.keepaliveVersion,
+                                          procedure: RPCProgram.keepalivePing, type: .message, serial: 0, status: .ok)))
+        return true
+    }
+
+    // MARK: Events
+
+    /// virDomainEventID values libvirt 9.0 knows (VIR_DOMAIN_EVENT_ID_LAST).
+    static let eventIDLimit: Int32 = 26
+
+    func registerCallback(eventID: Int32, filter: DomainRef?) async throws -> Int32 {
+        guard eventID >= 0, eventID < Self.eventIDLimit else {
+            throw VirError(.invalidArg, "invalid argument: unsupported event ID \(eventID)")
+        }
+        if eventTask == nil {
+            let events = try await driver().events()
+            eventTask = Task { [weak self] in
+                for await event in events {
+                    guard let self else { return }
+                    await self.deliver(event)
+                }
+            }
+        }
+        let id = nextCallbackID
+        nextCallbackID += 1
+        callbacks[id] = EventCallback(eventID: eventID, filter: filter?.uuid)
+        return id
+    }
+
+    func deregisterCallback(_ id: Int32) throws {
+        guard callbacks.removeValue(forKey: id) != nil else {
+            throw VirError(.invalidArg, "invalid argument: callback \(id) not registered")
+        }
+        if callbacks.isEmpty { stopEvents() }
+    }
+
+    private func stopEvents() {
+        eventTask?.cancel()
+        eventTask = nil
+        callbacks = [:]
+    }
+
+    private func deliver(_ event: DomainEvent) {
+        if closed { return }
+        for (id, cb) in callbacks.sorted(by: { $0.key < $1.key })
+        where cb.eventID == 0 && (cb.filter == nil || cb.filter == event.domain.uuid) {
+            let msg = EventCallbackLifecycleMsg(callbackID: id, dom: event.domain, event: event.kind.rawValue, detail: event.detail)
+            send(RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: RPCProgram.remoteVersion,
+                                              procedure: Procedures.domainEventCallbackLifecycle.number,
+                                              type: .message, serial: 0, status: .ok),
+                            payload: msg.xdrBytes))
+        }
+    }
+
+    // MARK: Streams
+
+    /// libvirt's largest stream chunk (VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX).
+    static let streamChunkMax = 262_120
+
+    /// The serial of the call a handler is running for.
+    @TaskLocal static var currentSerial: UInt32 = 0
+
+    /// Registers a stream opened by the running call; data starts flowing once the call's
+    /// reply has been sent, in STREAM packets carrying the call's serial and procedure.
+    func addStream(procedure: Int32, _ stream: any ByteStream) {
+        streams[Self.currentSerial] = OpenStream(procedure: procedure, stream: stream, pump: nil)
+    }
+
+    private func streamHeader(_ s: OpenStream, serial: UInt32, status: RPCStatus) -> RPCHeader {
+        RPCHeader(program: RPCProgram.remote, version: RPCProgram.remoteVersion, procedure: s.procedure,
+                  type: .stream, serial: serial, status: status)
+    }
+
+    private func startPump(serial: UInt32) {
+        guard var s = streams[serial], s.pump == nil else { return }
+        let stream = s.stream
+        s.pump = Task { [weak self] in
+            do {
+                while let chunk = try await stream.read() {
+                    var rest = chunk[...]
+                    while !rest.isEmpty {
+                        let piece = Array(rest.prefix(Self.streamChunkMax))
+                        rest = rest.dropFirst(piece.count)
+                        await self?.streamData(serial: serial, piece)
+                    }
+                }
+                await self?.streamEnded(serial: serial, error: nil)
+            } catch is CancellationError {
+                return
+            } catch {
+                await self?.streamEnded(serial: serial, error: Self.virError(error))
+            }
+        }
+        streams[serial] = s
+    }
+
+    private func streamData(serial: UInt32, _ bytes: [UInt8]) async {
+        guard let s = streams[serial], !closed else { return }
+        await sendAndWait(RPCMessage(header: streamHeader(s, serial: serial, status: .continue), payload: bytes))
+    }
+
+    /// The server side ended. As libvirtd: EOF is a STREAM CONTINUE without data (an OK
+    /// without data would confirm a finish the client never sent, and libvirt's client drops
+    /// the connection over it); a failure is a STREAM ERROR with a remote_error.
+    private func streamEnded(serial: UInt32, error: VirError?) async {
+        guard var s = streams[serial], !s.ended else { return }
+        s.ended = true
+        streams[serial] = s
+        await s.stream.close()
+        if closed { return }
+        if let error {
+            send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(error).xdrBytes))
+        } else {
+            send(RPCMessage(header: streamHeader(s, serial: serial, status: .continue)))
+        }
+    }
+
+    /// A STREAM packet from the client: data (CONTINUE), finish (OK) or abort (ERROR).
+    private func streamMessage(_ msg: RPCMessage) async {
+        let serial = msg.header.serial
+        guard let s = streams[serial] else { return }  // late data for a stream already gone
+        switch msg.header.status {
+        case .continue:
+            if msg.payload.isEmpty || s.ended { return }
+            do {
+                try await s.stream.write(msg.payload)
+            } catch {
+                await streamEnded(serial: serial, error: Self.virError(error))
+            }
+        case .ok:
+            streams[serial] = nil
+            s.pump?.cancel()
+            await s.stream.close()
+            // libvirtd confirms a finish with an empty OK packet.
+            if !closed { send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok))) }
+        default:
+            streams[serial] = nil
+            s.pump?.cancel()
+            await s.stream.close()
+            if !closed {
+                let e = VirError(.rpc, "stream aborted at client request", domain: .rpc)
+                send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(e).xdrBytes))
+            }
+        }
+    }
+}
