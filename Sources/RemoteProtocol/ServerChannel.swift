@@ -102,7 +102,7 @@ public enum RemoteListener {
 
     private static func bootstrap(_ group: any EventLoopGroup, server: RemoteServer, readOnly: Bool, secure: Bool) -> ServerBootstrap {
         ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { channel in configure(channel, server: server, readOnly: readOnly, secure: secure) }
     }

@@ -281,8 +281,17 @@ struct VirshInteropTests {
                 let seed = seeds[Int(rng.next() % UInt64(seeds.count))]
                 wire += FuzzTests.mutate(seed.wireBytes, &rng)
             }
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(unixDomainSocketPath: i % 5 == 0 ? d.roSocket : d.socket).get()
+            // A full accept backlog answers EAGAIN: wait and try again, as a client would.
+            var connected: (any Channel)?
+            for _ in 0..<200 where connected == nil {
+                do {
+                    connected = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                        .connect(unixDomainSocketPath: i % 5 == 0 ? d.roSocket : d.socket).get()
+                } catch let error as IOError where error.errnoCode == EAGAIN {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            let channel = try #require(connected)
             // The daemon may hang up first (on a framing error): that is the point.
             try? await channel.writeAndFlush(ByteBuffer(bytes: wire)).get()
             try? await channel.close()
