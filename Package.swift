@@ -23,6 +23,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // Read-only access to guest disk images: formats, partitions, filesystems. Imports nothing of ours.
+        .target(name: "GuestFS"),
         // In-memory hypervisor, like libvirt's test:///default.
         .target(name: "TestDriver", dependencies: ["DomainXML", "Hypervisor"]),
         // libvirt's remote RPC protocol: XDR, framing, procedure table, server dispatch.
@@ -45,6 +47,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),
+        .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
