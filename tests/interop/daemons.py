@@ -55,7 +55,8 @@ def become_subreaper():
     """Orphaned QEMUs (a killed corrald's children, libvirt's daemonized guests, the anchor's tini)
     are re-parented to this process instead of the host's init, which reaps slowly here; a zombie
     QEMU still answers kill(pid, 0), so a daemon that polls its guest's pid would wait for it.
-    A thread reaps exactly those by command name, never our own subprocess children."""
+    A thread reaps exactly those by command name (QEMU, tini, and the `sh` a daemon may wrap QEMU
+    in), never our own subprocess children: nothing here runs a shell through subprocess."""
     global _reaper_started
     if _reaper_started:
         return
@@ -77,7 +78,7 @@ def become_subreaper():
                     continue
                 comm = st[st.find("(") + 1:st.rfind(")")]
                 fields = st[st.rfind(")") + 2:].split()
-                if fields[0] == "Z" and int(fields[1]) == me and (comm.startswith("qemu-system") or comm == "tini"):
+                if fields[0] == "Z" and int(fields[1]) == me and (comm.startswith("qemu-system") or comm in ("tini", "sh")):
                     try:
                         os.waitpid(int(d), os.WNOHANG)
                     except ChildProcessError:
