@@ -16,8 +16,26 @@ TARGETS = [t.strip() for t in os.environ.get("INTEROP_TARGETS", "libvirtd,corral
 _names = itertools.count(1)
 
 
+# corrald checks known to fail, with what libvirtd does instead: reported as xfail (XPASS once fixed;
+# then delete the entry) so the suite stays a gate for everything else. Keep this list short.
+KNOWN_CORRALD_GAPS = {
+    "test_define_without_name": "libvirtd says 'missing name information', "
+                                "corrald 'XML error: missing domain name (<name>)'",
+    "test_define_bad_type": "libvirtd says 'unsupported configuration: invalid domain type kvmx', "
+                            "corrald 'XML error: invalid domain type 'kvmx''",
+    "test_domstats_block_sizes": "domstats has no block.N.capacity/allocation/physical (libvirtd reports them)",
+}
+
+
 def pytest_configure(config):
     daemons.become_subreaper()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        cs = getattr(item, "callspec", None)
+        if cs and cs.params.get("daemon") == "corrald" and item.originalname in KNOWN_CORRALD_GAPS:
+            item.add_marker(pytest.mark.xfail(reason=KNOWN_CORRALD_GAPS[item.originalname], strict=False))
 
 
 @pytest.fixture(scope="session")

@@ -68,11 +68,11 @@ def test_lifecycle(daemon, uri, define, guest):
     assert err.returncode == 1 and "domain is not running" in err.stderr, err.stderr
 
 
-def test_console(daemon, define, guest):
-    define(guest)
-    virsh(daemon.uri, "start", guest)
+def test_console(daemon, uri, define, guest):
+    define(guest, uri)
+    virsh(uri, "start", guest)
     master, slave = pty.openpty()
-    p = subprocess.Popen(["virsh", "-c", daemon.uri, "console", guest], stdin=slave, stdout=slave, stderr=slave,
+    p = subprocess.Popen(["virsh", "-c", uri, "console", guest], stdin=slave, stdout=slave, stderr=slave,
                          start_new_session=True, env=dict(os.environ, LC_ALL="C", TERM="vt100"))
     os.close(slave)
     seen = b""
