@@ -124,6 +124,7 @@ start() {
       *) usage ;;
     esac
   done
+  [ "$(id -u)" = 0 ] || die "needs root: system-mode libvirtd in a private mount namespace"
   for t in libvirtd virtlogd tini unshare; do
     command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] ||
       die "$t not found: install libvirt-daemon (no recommends), libvirt-clients, tini"
