@@ -60,6 +60,7 @@ def test_lifecycle(daemon, uri, define, guest):
     # ACPI power button: the guest powers itself off.
     assert f"Domain '{guest}' is being shutdown" in virsh(uri, "shutdown", guest).stdout
     wait_state(uri, guest, "shut off")
+    assert virsh(uri, "domstate", "--reason", guest).stdout.strip() == "shut off (shutdown)"
 
     virsh(uri, "start", guest)
     assert f"Domain '{guest}' destroyed" in virsh(uri, "destroy", guest).stdout
