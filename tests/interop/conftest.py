@@ -23,6 +23,9 @@ KNOWN_CORRALD_GAPS = {
                                 "corrald 'XML error: missing domain name (<name>)'",
     "test_define_bad_type": "libvirtd says 'unsupported configuration: invalid domain type kvmx', "
                             "corrald 'XML error: invalid domain type 'kvmx''",
+    "test_inactive_xml_matches_libvirtd": "libvirtd expands machine 'pc' to 'pc-i440fx-7.2', adds <boot dev='hd'/> "
+                                          "and <cpu mode='custom'><model>qemu64</model></cpu>; corrald does not",
+    "test_live_xml_essentials": "corrald's live XML lacks <console tty='/dev/pts/N'> and the device <alias> names",
     "test_domstats_block_sizes": "domstats has no block.N.capacity/allocation/physical (libvirtd reports them)",
 }
 
@@ -81,3 +84,17 @@ def define(daemon, tmp_path):
         assert f"Domain '{name}' defined" in out
         return path
     return _define
+
+
+@pytest.fixture(scope="session")
+def oracle(daemon):
+    """A libvirtd to compare the daemon under test with (skips when that daemon is libvirtd)."""
+    if daemon.kind == "libvirtd":
+        pytest.skip("compares another daemon with libvirtd")
+    workdir = tempfile.mkdtemp(prefix="interop-oracle-")
+    d = daemons.make_daemon("libvirtd", workdir)
+    d.start()
+    yield d
+    d.stop()
+    if os.environ.get("INTEROP_KEEP") != "1":
+        shutil.rmtree(workdir, ignore_errors=True)
