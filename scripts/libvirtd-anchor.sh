@@ -112,7 +112,7 @@ EOF
   grep -q '^libvirt-qemu:' "$DIR/group" || echo 'libvirt-qemu:x:64055:' >>"$DIR/group"
   # The client library reads libvirt.conf from here only inside the namespace; keep it empty.
   : >"$DIR/etc/libvirt.conf"
-  echo "$port" >"$DIR/tcp-port"
+  printf %s "$port" >"$DIR/tcp-port"
 }
 
 start() {
