@@ -89,7 +89,9 @@ def become_subreaper():
 
 
 def virsh(uri, *args, input=None, timeout=60, check=True):
-    p = subprocess.run(["virsh", "-c", uri, *args], input=input, capture_output=True, text=True,
+    # No inherited stdin: CI runs without one, and virsh must never wait on a terminal.
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    p = subprocess.run(["virsh", "-c", uri, *args], **stdin, capture_output=True, text=True,
                        timeout=timeout, env=dict(os.environ, LC_ALL="C"))
     if check and p.returncode != 0:
         raise RuntimeError(f"virsh {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
@@ -98,7 +100,7 @@ def virsh(uri, *args, input=None, timeout=60, check=True):
 
 def ensure_tiny_guest():
     """Builds (or re-validates the cache of) the tiny guest; returns tiny.xml's path."""
-    subprocess.run([os.path.join(REPO, "scripts", "tiny-guest.sh"), TINY_DIR], check=True,
+    subprocess.run([os.path.join(REPO, "scripts", "tiny-guest.sh"), TINY_DIR], check=True, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return os.path.join(TINY_DIR, "tiny.xml")
 
@@ -151,7 +153,7 @@ class Libvirtd(Daemon):
 
     def start(self):
         p = subprocess.run([ANCHOR, "start", self.workdir, "--tcp", str(self.tcp_port)],
-                           capture_output=True, text=True)
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if p.returncode != 0:
             raise RuntimeError(f"libvirtd-anchor start failed: {p.stderr.strip()}")
         self.uri = p.stdout.strip()
@@ -160,10 +162,10 @@ class Libvirtd(Daemon):
         return self
 
     def stop(self):
-        subprocess.run([ANCHOR, "stop", self.workdir], capture_output=True)
+        subprocess.run([ANCHOR, "stop", self.workdir], stdin=subprocess.DEVNULL, capture_output=True)
 
     def restart(self):
-        p = subprocess.run([ANCHOR, "restart", self.workdir], capture_output=True, text=True)
+        p = subprocess.run([ANCHOR, "restart", self.workdir], stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if p.returncode != 0:
             raise RuntimeError(f"libvirtd-anchor restart failed: {p.stderr.strip()}")
 

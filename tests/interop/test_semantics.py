@@ -170,7 +170,7 @@ def test_domstats_block_sizes(daemon, define, guest):
 
 def test_define_undefine_events(daemon, define, guest):
     uri = daemon.uri
-    ev = subprocess.Popen(["stdbuf", "-oL", "virsh", "-c", uri, "event", "--loop", "--event", "lifecycle"],
+    ev = subprocess.Popen(["stdbuf", "-oL", "virsh", "-c", uri, "event", "--loop", "--event", "lifecycle"], stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, LC_ALL="C"))
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(l.rstrip("\n") for l in ev.stdout), daemon=True)

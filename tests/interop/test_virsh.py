@@ -113,7 +113,7 @@ def test_console(daemon, uri, define, guest):
 def test_events(daemon, uri, define, guest):
     define(guest, uri)
     # stdbuf: virsh's event lines go through stdio, block-buffered on a pipe.
-    ev = subprocess.Popen(["stdbuf", "-oL", "virsh", "-c", uri, "event", "--loop", "--all"], stdout=subprocess.PIPE,
+    ev = subprocess.Popen(["stdbuf", "-oL", "virsh", "-c", uri, "event", "--loop", "--all"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=dict(os.environ, LC_ALL="C"))
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(l.rstrip("\n") for l in ev.stdout), daemon=True)
