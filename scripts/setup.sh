@@ -7,6 +7,9 @@ PACKAGES=(
   busybox-static cpio e2fsprogs   # the tiny guest's initramfs and data disk
   xz-utils zstd kmod              # decompressing the cloud kernel's modules
   libvirt-clients                 # virsh, for interop checks
+  libvirt-daemon tini             # the real libvirtd (+ its QEMU driver) as interop oracle, and its reaper
+  python3-libvirt python3-pytest  # interop suite (tests/interop) and bench/daemon_vs_libvirtd.py
+  prometheus-libvirt-exporter     # a third-party libvirt client the interop suite scrapes
 )
 
 missing=()
