@@ -12,6 +12,11 @@ public actor QEMUDriver: HypervisorDriver {
     var autodestroy: [DomainRef] = []
     /// While someone listens to events, notices guests that stop on their own (no QMP connection is kept).
     var watcher: Task<Void, Never>?
+    /// Configs and live XML parsed once per change on disk.
+    var parsed = ParsedFileCache()
+    /// The config directory's listing as last read, with the stamp it was read at.
+    var configs: (stamp: FileStamp, entries: [String: DomainEntry])?
+    var configPaths = Set<String>()
 
     /// Opens (creating if needed) the state root, as the CLI does for `qemu:///embed?root=DIR`.
     public static func open(root: String) throws -> QEMUDriver {
@@ -92,35 +97,58 @@ public actor QEMUDriver: HypervisorDriver {
 
     // MARK: Loading domains from disk
 
-    /// Every domain under the root, after settling domains whose QEMU has exited.
+    /// Every domain under the root, by name, after settling domains whose QEMU has exited.
     func loadEntries() -> [DomainEntry] {
+        let all = entriesByName()
+        return all.keys.sorted().compactMap { all[$0] }
+    }
+
+    func entriesByName() -> [String: DomainEntry] {
         reconcileAll()
-        var byName: [String: DomainEntry] = [:]
-        let fm = FileManager.default
-        for file in (try? fm.contentsOfDirectory(atPath: state.configDir)) ?? [] where file.hasSuffix(".xml") {
+        var byName = persistentEntries()
+        var seen = configPaths
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: state.runDir)) ?? [] {
+            seen.insert(state.statusXML(name))
+            overlayRunning(name, on: &byName)
+        }
+        parsed.retain(only: seen)
+        return byName
+    }
+
+    /// Adds a running domain's live XML and status to its entry (or makes a transient one).
+    private func overlayRunning(_ name: String, on byName: inout [String: DomainEntry]) {
+        guard let (live, status) = loadRunning(name), let uuid = live.uuid else { return }
+        if byName[name] != nil {
+            byName[name]?.live = live
+            byName[name]?.status = status
+        } else {
+            byName[name] = DomainEntry(name: name, uuid: uuid, live: live, status: status)
+        }
+    }
+
+    /// The persistent configs by name, re-listed only when the config directory changed (every
+    /// write there is an atomic rename, which bumps the directory's mtime), so a lookup costs
+    /// a stat, not a pass over every defined domain.
+    func persistentEntries() -> [String: DomainEntry] {
+        let stamp = FileStamp(state.configDir)
+        if let stamp, let cached = configs, cached.stamp == stamp { return cached.entries }
+        var entries: [String: DomainEntry] = [:]
+        var paths = Set<String>()
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: state.configDir)) ?? [] where file.hasSuffix(".xml") {
             let name = String(file.dropLast(4))
-            guard let text = FileIO.readString(state.configPath(name)),
-                  let def = try? Domain(xml: text), def.name == name, let uuid = def.uuid else { continue }
-            byName[name] = DomainEntry(name: name, uuid: uuid, config: def)
+            let path = state.configPath(name)
+            paths.insert(path)
+            guard let def = parsed.domain(at: path), def.name == name, let uuid = def.uuid else { continue }
+            entries[name] = DomainEntry(name: name, uuid: uuid, config: def)
         }
-        for name in (try? fm.contentsOfDirectory(atPath: state.runDir)) ?? [] {
-            guard let (live, status) = loadRunning(name), let uuid = live.uuid else { continue }
-            if var entry = byName[name] {
-                entry.live = live
-                entry.status = status
-                byName[name] = entry
-            } else {
-                byName[name] = DomainEntry(name: name, uuid: uuid, live: live, status: status)
-            }
-        }
-        return byName.values.sorted { $0.name < $1.name }
+        configPaths = paths
+        configs = stamp.flatMap { $0.isSettled ? ($0, entries) : nil }
+        return entries
     }
 
     /// The live XML and status of a running domain; nil while it is starting or when absent.
     func loadRunning(_ name: String) -> (Domain, DomainStatus)? {
-        guard let status = loadStatus(name),
-              let text = FileIO.readString(state.statusXML(name)),
-              let live = try? Domain(xml: text) else { return nil }
+        guard let status = loadStatus(name), let live = parsed.domain(at: state.statusXML(name)) else { return nil }
         return (live, status)
     }
 
@@ -130,11 +158,19 @@ public actor QEMUDriver: HypervisorDriver {
         return try? JSONDecoder().decode(DomainStatus.self, from: data)
     }
 
-    func entry(named name: String) -> DomainEntry? { loadEntries().first { $0.name == name } }
+    /// One domain by name, reading only its own files (lookups must not cost a pass over every domain).
+    func entry(named name: String) -> DomainEntry? {
+        reconcileAll()
+        var one: [String: DomainEntry] = [:]
+        one[name] = persistentEntries()[name]
+        overlayRunning(name, on: &one)
+        return one[name]
+    }
 
     /// Re-resolves a reference by UUID, so a stale id or name never reaches another guest.
     func resolve(_ ref: DomainRef) throws -> DomainEntry {
-        guard let e = loadEntries().first(where: { $0.uuid == ref.uuid }) else {
+        if let e = entry(named: ref.name), e.uuid == ref.uuid { return e }
+        guard let e = entriesByName().values.first(where: { $0.uuid == ref.uuid }) else {
             throw VirError.noDomain(uuid: ref.uuid.uuidString.lowercased())
         }
         return e
