@@ -286,8 +286,11 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
 
     /// Reads guest data clusters; like QEMU, bytes of a last cluster that the file ends inside read as zeros.
     private func readData(host: UInt64, length: Int, into out: inout [UInt8], at index: Int) throws(GuestFSError) {
-        guard host < file.size else {
-            throw GuestFSError("qcow2: \(file.path): data cluster 0x\(hex(host & ~clusterMask)) beyond end of file")
+        // Clusters starting at or after the first cluster boundary past EOF are missing, not short.
+        let fileEnd = (file.size + clusterMask) & ~clusterMask
+        guard host < file.size, UInt64(length) <= fileEnd - host else {
+            let missing = max(host & ~clusterMask, fileEnd)
+            throw GuestFSError("qcow2: \(file.path): data cluster 0x\(hex(missing)) beyond end of file")
         }
         let m = Int(min(UInt64(length), file.size - host))
         try file.readFully(into: &out, range: index..<(index + m), at: host)
