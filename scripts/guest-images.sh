@@ -67,7 +67,6 @@ sgdisk -o -n 1:2048:+3M -t 1:8300 -c 1:"root fs" -u 1:AAAAAAAA-BBBB-CCCC-DDDD-EE
     -U 11111111-2222-3333-4444-555555555555 gpt.raw >/dev/null 2>&1
 ext4 g1.img 3072 gptroot && put g1.img gpt.raw 2048
 sfdisk --json gpt.raw > gpt.sfdisk.json
-sgdisk -p gpt.raw > gpt.sgdisk.txt
 
 # GPT on a 4096-byte-sector disk (the loop device gives sgdisk the sector size).
 truncate -s 8M gpt4k.raw

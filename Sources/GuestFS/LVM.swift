@@ -177,15 +177,20 @@ struct LVDevice: BlockDevice {
 public enum LVM {
     /// Finds PVs among `devices` and assembles their volume groups. Devices without an LVM label
     /// are skipped; a label with unreadable metadata throws.
-    public static func scan(_ devices: [any BlockDevice]) throws(GuestFSError) -> [VolumeGroup] {
+    public static func scan(_ devices: [GuestDevice]) throws(GuestFSError) -> [VolumeGroup] {
         var pvDevices: [String: any BlockDevice] = [:]
         // Newest metadata per VG uuid (every PV may hold a copy).
         var newest: [String: (seqno: Int64, name: String, vg: LVMSection)] = [:]
-        for device in devices {
-            guard let pv = try LVMPhysicalVolume.read(device) else { continue }
-            pvDevices[pv.uuid] = device
-            guard let text = pv.metadataText else { continue }
-            let top = try LVMSection.parse(text)
+        for named in devices {
+            let top: LVMSection
+            do {
+                guard let pv = try LVMPhysicalVolume.read(named.device) else { continue }
+                pvDevices[pv.uuid] = named.device
+                guard let text = pv.metadataText else { continue }
+                top = try LVMSection.parse(text)
+            } catch {
+                throw GuestFSError("\(named.name): \(error.message)")
+            }
             for entry in top.entries {
                 guard let vg = entry.value.section, vg["physical_volumes"] != nil,
                       let id = vg["id"]?.string else { continue }

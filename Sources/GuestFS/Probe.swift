@@ -33,7 +33,7 @@ public struct GuestDisks: Sendable {
             disks.append(Disk(name: "/dev/" + diskName(index: i), path: image.path, device: device, partitionTable: table))
         }
         var result = GuestDisks(disks: disks, volumeGroups: [])
-        result.volumeGroups = try LVM.scan(try result.blockDevices(includingDisksWithTables: false).map(\.device))
+        result.volumeGroups = try LVM.scan(result.blockDevices(includingDisksWithTables: false))
         return result
     }
 
@@ -52,14 +52,17 @@ public struct GuestDisks: Sendable {
     }
 
     /// Partitions (except extended containers) and unpartitioned whole disks: where filesystems or PVs live.
-    private func blockDevices(includingDisksWithTables: Bool) throws(GuestFSError) -> [GuestDevice] {
+    private func blockDevices(includingDisksWithTables: Bool) -> [GuestDevice] {
         var out: [GuestDevice] = []
         for disk in disks {
             if disk.partitionTable == nil || includingDisksWithTables {
                 out.append(GuestDevice(name: disk.name, device: disk.device))
             }
+            // Like Linux, partitions that do not fit the disk get no device (they stay listed).
             for p in disk.partitionTable?.partitions ?? [] where !p.isExtended {
-                out.append(GuestDevice(name: disk.partitionName(p), device: try p.device(on: disk.device)))
+                if let device = try? p.device(on: disk.device) {
+                    out.append(GuestDevice(name: disk.partitionName(p), device: device))
+                }
             }
         }
         return out
@@ -69,7 +72,7 @@ public struct GuestDisks: Sendable {
     /// extended containers, and every LV that can be opened.
     public func filesystemCandidates() throws(GuestFSError) -> [GuestDevice] {
         var out: [GuestDevice] = []
-        for d in try blockDevices(includingDisksWithTables: false) where try LVMPhysicalVolume.read(d.device) == nil {
+        for d in blockDevices(includingDisksWithTables: false) where try LVMPhysicalVolume.read(d.device) == nil {
             out.append(d)
         }
         for vg in volumeGroups {

@@ -205,39 +205,56 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
             throw GuestFSError("qcow2: \(file.path): read of \(count) bytes at \(offset) past the end of a \(size)-byte disk")
         }
         var out = [UInt8](repeating: 0, count: count)
-        // Physically contiguous data extents are merged into one pread.
-        var run: (host: UInt64, at: Int, length: Int)?
+        // Runs of physically contiguous data, and runs of unallocated clusters, become one read each.
+        var dataRun: (host: UInt64, at: Int, length: Int)?
+        var backingRun: (at: Int, length: Int)?
         var done = 0
         while done < count {
             let pos = offset + UInt64(done)
             let (extent, available) = try lookup(pos)
             let n = min(available, count - done)
-            if case .data(let host) = extent, let r = run, r.host + UInt64(r.length) == host {
-                run = (r.host, r.at, r.length + n)
-            } else {
-                if let r = run { try readData(host: r.host, length: r.length, into: &out, at: r.at) }
-                run = nil
-                switch extent {
-                case .data(let host):
-                    run = (host, done, n)
-                case .zero:
-                    break  // `out` starts zeroed
-                case .unallocated:
-                    if let backing, pos < backing.size {
-                        let m = Int(min(UInt64(n), backing.size - pos))
-                        let bytes = try backing.read(at: pos, count: m)
-                        out.replaceSubrange(done..<(done + m), with: bytes)
-                    }
-                case .compressed(let descriptor):
-                    let cluster = try decompress(descriptor)
-                    let inCluster = Int(pos & clusterMask)
-                    out.replaceSubrange(done..<(done + n), with: cluster[inCluster..<(inCluster + n)])
+            switch extent {
+            case .data(let host):
+                if let r = dataRun, r.host + UInt64(r.length) == host {
+                    dataRun = (r.host, r.at, r.length + n)
+                } else {
+                    try flush(&dataRun, &backingRun, into: &out, offset: offset)
+                    dataRun = (host, done, n)
                 }
+            case .unallocated:
+                if let r = backingRun {
+                    backingRun = (r.at, r.length + n)
+                } else {
+                    try flush(&dataRun, &backingRun, into: &out, offset: offset)
+                    backingRun = (done, n)
+                }
+            case .zero:
+                try flush(&dataRun, &backingRun, into: &out, offset: offset)  // `out` starts zeroed
+            case .compressed(let descriptor):
+                try flush(&dataRun, &backingRun, into: &out, offset: offset)
+                let cluster = try decompress(descriptor)
+                let inCluster = Int(pos & clusterMask)
+                out.replaceSubrange(done..<(done + n), with: cluster[inCluster..<(inCluster + n)])
             }
             done += n
         }
-        if let r = run { try readData(host: r.host, length: r.length, into: &out, at: r.at) }
+        try flush(&dataRun, &backingRun, into: &out, offset: offset)
         return out
+    }
+
+    private func flush(_ dataRun: inout (host: UInt64, at: Int, length: Int)?, _ backingRun: inout (at: Int, length: Int)?,
+                       into out: inout [UInt8], offset: UInt64) throws(GuestFSError) {
+        if let r = dataRun { try readData(host: r.host, length: r.length, into: &out, at: r.at) }
+        if let r = backingRun, let backing {
+            // Past the end of a shorter backing image the disk reads as zeros.
+            let pos = offset + UInt64(r.at)
+            if pos < backing.size {
+                let m = Int(min(UInt64(r.length), backing.size - pos))
+                out.replaceSubrange(r.at..<(r.at + m), with: try backing.read(at: pos, count: m))
+            }
+        }
+        dataRun = nil
+        backingRun = nil
     }
 
     /// Where guest offset `pos` lives, and how many bytes from `pos` share that fate.
@@ -251,7 +268,10 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
             throw GuestFSError("qcow2: \(file.path): offset \(pos) has no L1 entry")
         }
         let l2Offset = l1[l1Index] & QCOW2Image.offsetMask
-        if l2Offset == 0 { return (.unallocated, toClusterEnd) }
+        if l2Offset == 0 {  // no L2 table: the whole range it would map is unallocated
+            let span = UInt64(header.clusterSize) * UInt64(header.l2Entries)
+            return (.unallocated, Int(span - pos % span))
+        }
         let table = try l2Table(at: l2Offset)
         let entry = table[l2Index * (header.extendedL2 ? 2 : 1)]
 

@@ -80,7 +80,7 @@ import Testing
 
         let pv = try #require(try LVMPhysicalVolume.read(MemoryDevice(bytes: disk)))
         #expect(pv.uuid == uuid)
-        let vg = try #require(try LVM.scan([MemoryDevice(bytes: disk)]).first)
+        let vg = try #require(try LVM.scan([GuestDevice(name: "/dev/sda", device: MemoryDevice(bytes: disk))]).first)
         #expect(vg.name == "wrapped" && vg.seqno == 9)
         let lv = try #require(vg.logicalVolumes.first).open()
         #expect(try readAll(lv) == (0..<(2 * 4096)).map { UInt8($0 % 251) })
