@@ -16,14 +16,17 @@ public enum ImageFormat: String, Sendable, CaseIterable {
 /// Opens a disk image read-only, decoding its format (probed when `format` is nil) and its backing
 /// chain: relative backing names resolve against the overlay's directory, the chain is at most
 /// `maxBackingDepth` deep, and a file met twice in one chain is a cycle.
-public func openImage(path: String, format: ImageFormat? = nil) throws(GuestFSError) -> any BlockDevice {
+///
+/// A backing name in an untrusted image can point at any host file, whose bytes then appear as
+/// guest data; `followBacking: false` refuses such images instead (as does forcing `.raw`).
+public func openImage(path: String, format: ImageFormat? = nil, followBacking: Bool = true) throws(GuestFSError) -> any BlockDevice {
     var seen: Set<ImageFile.FileIdentity> = []
-    return try openImage(path: path, format: format, depth: 0, seen: &seen)
+    return try openImage(path: path, format: format, followBacking: followBacking, depth: 0, seen: &seen)
 }
 
 public let maxBackingDepth = 32
 
-private func openImage(path: String, format: ImageFormat?, depth: Int,
+private func openImage(path: String, format: ImageFormat?, followBacking: Bool, depth: Int,
                        seen: inout Set<ImageFile.FileIdentity>) throws(GuestFSError) -> any BlockDevice {
     let file = try ImageFile(path: path)
     guard seen.insert(file.identity).inserted else {
@@ -38,6 +41,9 @@ private func openImage(path: String, format: ImageFormat?, depth: Int,
         let header = try QCOW2Header.parse(file, name: path)
         var backing: (any BlockDevice)?
         if let name = header.backingFile {
+            guard followBacking else {
+                throw GuestFSError("\(path): has backing file \"\(name)\", and following backing files is disabled")
+            }
             guard depth + 1 < maxBackingDepth else {
                 throw GuestFSError("\(path): backing chain deeper than \(maxBackingDepth) images")
             }
@@ -56,7 +62,7 @@ private func openImage(path: String, format: ImageFormat?, depth: Int,
             }
             let resolved = name.hasPrefix("/") ? name : directory(of: path) + "/" + name
             do {
-                backing = try openImage(path: resolved, format: backingFormat, depth: depth + 1, seen: &seen)
+                backing = try openImage(path: resolved, format: backingFormat, followBacking: true, depth: depth + 1, seen: &seen)
             } catch {
                 throw GuestFSError("\(path): backing file: \(error.message)")
             }

@@ -22,10 +22,10 @@ public struct GuestDisks: Sendable {
     public var volumeGroups: [VolumeGroup]
 
     /// Opens each image (format probed when nil), reads partition tables and assembles LVM.
-    public static func open(_ images: [(path: String, format: ImageFormat?)]) throws(GuestFSError) -> GuestDisks {
+    public static func open(_ images: [(path: String, format: ImageFormat?)], followBacking: Bool = true) throws(GuestFSError) -> GuestDisks {
         var disks: [Disk] = []
         for (i, image) in images.enumerated() {
-            let device = try openImage(path: image.path, format: image.format)
+            let device = try openImage(path: image.path, format: image.format, followBacking: followBacking)
             let table: PartitionTable?
             do { table = try PartitionTable.read(device) } catch {
                 throw GuestFSError("\(image.path): \(error.message)")
