@@ -69,11 +69,15 @@ ext4 g1.img 3072 gptroot && put g1.img gpt.raw 2048
 sfdisk --json gpt.raw > gpt.sfdisk.json
 
 # GPT on a 4096-byte-sector disk (the loop device gives sgdisk the sector size).
+# Without loop devices there is no 4096-byte-sector image (the tests then skip it).
 truncate -s 8M gpt4k.raw
-L4=$(losetup -b 4096 -f --show gpt4k.raw)
-sgdisk -o -n 1:256:+2M -t 1:8300 -c 1:"four k" -n 2:0:0 -t 2:0700 -c 2:"rest" "$L4" >/dev/null 2>&1
-sfdisk --json "$L4" > gpt4k.sfdisk.json
-losetup -d "$L4"
+if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && L4=$(losetup -b 4096 -f --show gpt4k.raw 2>/dev/null); then
+    sgdisk -o -n 1:256:+2M -t 1:8300 -c 1:"four k" -n 2:0:0 -t 2:0700 -c 2:"rest" "$L4" >/dev/null 2>&1
+    sfdisk --json "$L4" > gpt4k.sfdisk.json
+    losetup -d "$L4"
+else
+    rm gpt4k.raw
+fi
 
 # qcow2 variants of the MBR disk: v3, v2, small clusters, extended L2, zlib, zstd.
 qemu-img convert -O qcow2 mbr.raw mbr.qcow2
@@ -105,24 +109,15 @@ mkdir -p cycle
  qemu-img create -q -f qcow2 -b b.qcow2 -F qcow2 a.qcow2 1M
  qemu-img rebase -q -u -f qcow2 -b a.qcow2 -F qcow2 b.qcow2)
 
-# LVM: VG "corralvg" over two whole-disk PVs; LVs written by vgcfgrestore, then filled through the
-# mapping LVM reports, as the kernel would.
+# LVM: VG "corralvg" over two whole-disk PVs. With loop devices the real LVM tools write it
+# (vgcreate, then vgcfgrestore adds the LVs, as lvcreate needs device-mapper, which containers
+# lack); without them (or with GUEST_IMAGES_NO_LOOP=1) Python writes the same on-disk format:
+# label, PV header, metadata area header with LVM's CRCs, metadata text.
 truncate -s 12M lvm-a.raw; truncate -s 6M lvm-b.raw
-LA=$(losetup -f --show lvm-a.raw); LB=$(losetup -f --show lvm-b.raw)
-cleanup() { vgchange -an corralvg >/dev/null 2>&1 || true; losetup -d "$LA" "$LB" 2>/dev/null || true; }
-trap cleanup EXIT
-vgcreate -q -s 1M corralvg "$LA" "$LB" >/dev/null
-vgcfgbackup -q -f vg.txt corralvg >/dev/null
-python3 - <<'EOF'
-text = open("vg.txt").read()
-pvs = {}
-import re
-for m in re.finditer(r'(pv\d+) \{[^}]*?device = "([^"]+)"', text):
-    pvs[m.group(1)] = m.group(2)
-def lv(name, segs, vis=True):
+cat > lvlayout.py <<'EOF'
+def lv(name, segs):
     out = [f'\t\t{name} {{', f'\t\t\tid = "{(name * 8)[:6]}-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa"',
-           '\t\t\tstatus = ["READ", "WRITE"%s]' % (', "VISIBLE"' if vis else ''), '\t\t\tflags = []',
-           f'\t\t\tsegment_count = {len(segs)}']
+           '\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]', '\t\t\tflags = []', f'\t\t\tsegment_count = {len(segs)}']
     start = 0
     for i, (count, body) in enumerate(segs, 1):
         out += [f'\t\t\tsegment{i} {{', f'\t\t\t\tstart_extent = {start}', f'\t\t\t\textent_count = {count}']
@@ -130,19 +125,102 @@ def lv(name, segs, vis=True):
         start += count
     return out + ['\t\t}']
 lin = lambda pv, pe: ['type = "striped"', 'stripe_count = 1', f'stripes = ["{pv}", {pe}]']
+# root: two segments on pv0 in reverse order; data: spans both PVs; stripes: 2 stripes (unsupported).
+LVS = [("root", [(4, "pv0", 6), (2, "pv0", 1)]), ("data", [(3, "pv0", 3), (2, "pv1", 0)])]
 lines = ['\tlogical_volumes {']
-lines += lv("root", [(4, lin("pv0", 6)), (2, lin("pv0", 1))])
-lines += lv("data", [(3, lin("pv0", 3)), (2, lin("pv1", 0))])
+for name, segs in LVS:
+    lines += lv(name, [(n, lin(pv, pe)) for n, pv, pe in segs])
 lines += lv("stripes", [(2, ['type = "striped"', 'stripe_count = 2', 'stripe_size = 128',
                             'stripes = ["pv1", 2, "pv0", 10]'])])
 lines.append('\t}')
-i = text.rstrip().rfind('}')
-open("vg2.txt", "w").write(text[:i] + "\n".join(lines) + "\n" + text[i:])
+SECTION = "\n".join(lines) + "\n"
 EOF
-vgcfgrestore -q -f vg2.txt corralvg >/dev/null 2>&1
-lvs --noheadings --units b --nosuffix -o lv_name,seg_start_pe,seg_size_pe,seg_pe_ranges corralvg > lvm.segments.txt
-pvs --noheadings --units b --nosuffix -o pv_name,pe_start > lvm.pvs.txt
-cleanup; trap - EXIT
+if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && LA=$(losetup -f --show lvm-a.raw 2>/dev/null); then
+    LB=$(losetup -f --show lvm-b.raw)
+    cleanup() { vgchange -an corralvg >/dev/null 2>&1 || true; losetup -d "$LA" "$LB" 2>/dev/null || true; }
+    trap cleanup EXIT
+    vgcreate -q -s 1M corralvg "$LA" "$LB" >/dev/null
+    vgcfgbackup -q -f vg.txt corralvg >/dev/null
+    python3 -c '
+from lvlayout import SECTION
+text = open("vg.txt").read()
+i = text.rstrip().rfind("}")
+open("vg2.txt", "w").write(text[:i] + SECTION + text[i:])'
+    vgcfgrestore -q -f vg2.txt corralvg >/dev/null 2>&1
+    lvs --noheadings --units b --nosuffix -o lv_name,seg_start_pe,seg_size_pe,seg_pe_ranges corralvg > lvm.segments.txt
+    pvs --noheadings --units b --nosuffix -o pv_name,pe_start > lvm.pvs.txt
+    cleanup; trap - EXIT
+    echo "LVM fixtures: written by LVM tools on loop devices" > lvm.how.txt
+else
+    LA=pv0 LB=pv1
+    python3 - <<'EOF'
+import zlib, struct
+from lvlayout import SECTION, LVS
+def lvm_crc(data):  # LVM's calc_crc: CRC-32 seeded with 0xf597a6cf, no final inversion
+    return zlib.crc32(data, 0xf597a6cf ^ 0xffffffff) ^ 0xffffffff
+MiB, MDA = 1 << 20, 4096
+pvs = [("pv0", "lvm-a.raw", 12 * MiB, "AAAAAA-1111-2222-3333-4444-5555-pv0000"),
+       ("pv1", "lvm-b.raw", 6 * MiB, "BBBBBB-1111-2222-3333-4444-5555-pv1111")]
+pv_text = "".join(f"""
+\t\t{key} {{
+\t\t\tid = "{uuid}"
+\t\t\tdevice = "/dev/{key}"
+\t\t\tstatus = ["ALLOCATABLE"]
+\t\t\tflags = []
+\t\t\tdev_size = {size // 512}
+\t\t\tpe_start = 2048
+\t\t\tpe_count = {size // MiB - 1}
+\t\t}}""" for key, _, size, uuid in pvs)
+text = f"""corralvg {{
+\tid = "CCCCCC-1111-2222-3333-4444-5555-vg0000"
+\tseqno = 1
+\tformat = "lvm2"
+\tstatus = ["RESIZEABLE", "READ", "WRITE"]
+\tflags = []
+\textent_size = 2048
+\tmax_lv = 0
+\tmax_pv = 0
+\tmetadata_copies = 0
+
+\tphysical_volumes {{{pv_text}
+\t}}
+{SECTION}}}
+# Generated by guest-images.sh
+
+contents = "Text Format Volume Group"
+version = 1
+
+description = ""
+
+creation_host = "corral"
+creation_time = 0
+""".encode() + b"\0"
+for key, path, size, uuid in pvs:
+    with open(path, "r+b") as f:
+        label = bytearray(512)
+        pvh = uuid.replace("-", "").encode() + struct.pack("<Q", size)
+        pvh += struct.pack("<QQQQ", MiB, 0, 0, 0)                # data area at pe_start, end of list
+        pvh += struct.pack("<QQQQ", MDA, MiB - MDA, 0, 0)        # one metadata area, end of list
+        pvh += struct.pack("<IIQQ", 2, 1, 0, 0)                  # header extension v2, in use, no boot areas
+        label[0:32] = b"LABELONE" + struct.pack("<QII", 1, 0, 32) + b"LVM2 001"
+        label[32:32 + len(pvh)] = pvh
+        label[16:20] = struct.pack("<I", lvm_crc(bytes(label[20:])))
+        f.seek(512); f.write(label)
+        mda = bytearray(512)
+        mda[4:40] = b" LVM2 x[5A%r0N*>" + struct.pack("<IQQ", 1, MDA, MiB - MDA)
+        mda[40:64] = struct.pack("<QQII", 512, len(text), lvm_crc(text), 0)
+        mda[0:4] = struct.pack("<I", lvm_crc(bytes(mda[4:])))
+        f.seek(MDA); f.write(mda + text)
+with open("lvm.pvs.txt", "w") as f:
+    f.write(f"pv0 {MiB}\npv1 {MiB}\n")
+with open("lvm.segments.txt", "w") as f:
+    for name, segs in LVS:
+        start = 0
+        for n, pv, pe in segs:
+            f.write(f"{name} {start} {n} {pv}:{pe}-{pe + n - 1}\n"); start += n
+EOF
+    echo "LVM fixtures: hand-assembled (no loop devices)" > lvm.how.txt
+fi
 ext4 lvroot.img 6144 lvroot
 pattern lvdata 5120 > lvdata.img
 python3 - "$LA" "$LB" <<'EOF'
@@ -165,7 +243,7 @@ for line in open("lvm.segments.txt"):
 EOF
 
 mv lvroot.img lvroot.expected; mv lvdata.img lvdata.expected
-rm -rf tree-* ./*.img fat.txt vg.txt vg2.txt
+rm -rf tree-* ./*.img fat.txt vg.txt vg2.txt lvlayout.py __pycache__
 cd "$DIR"
 find . -mindepth 1 -maxdepth 1 ! -name work ! -name stamp -exec rm -rf {} +
 mv work/* . && rmdir work

@@ -2,13 +2,14 @@ import Foundation
 import Testing
 @testable import GuestFS
 
-/// Builds the image fixtures once per test process with scripts/guest-images.sh (idempotent).
+/// Builds the image fixtures once per test process with scripts/guest-images.sh (idempotent), into
+/// .build/guest-images or $GUEST_IMAGES_DIR.
 enum ImageFixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
     static let built: Result<String, FixtureError> = {
-        let dir = root + "/.build/guest-images"
+        let dir = ProcessInfo.processInfo.environment["GUEST_IMAGES_DIR"] ?? root + "/.build/guest-images"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [root + "/scripts/guest-images.sh", dir]
@@ -23,6 +24,11 @@ enum ImageFixtures {
     struct FixtureError: Error, CustomStringConvertible { var text: String; var description: String { text } }
 
     static func path(_ name: String) throws -> String { try built.get() + "/" + name }
+
+    /// Whether the script could build a fixture (the 4096-byte-sector disk needs loop devices).
+    static func exists(_ name: String) -> Bool {
+        (try? path(name)).map { FileManager.default.fileExists(atPath: $0) } ?? false
+    }
 
     static func bytes(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(name))))
