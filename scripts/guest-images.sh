@@ -87,6 +87,7 @@ qemu-img convert -O qcow2 -o cluster_size=512 gpt.raw gpt-512.qcow2
 qemu-img convert -O qcow2 -o extended_l2=on,cluster_size=128k mbr.raw mbr-extl2.qcow2
 qemu-img convert -O qcow2 -c mbr.raw mbr-zlib.qcow2
 qemu-img convert -O qcow2 -c -o compression_type=zstd mbr.raw mbr-zstd.qcow2
+qemu-img convert -O qcow2 -c -o extended_l2=on,compression_type=zstd mbr.raw mbr-extl2-zstd.qcow2
 qemu-img convert -O qcow2 -c -o compat=0.10,cluster_size=4096 gpt.raw gpt-zlib-v2.qcow2
 
 # Backing chains, relative names: raw <- mid (qcow2) <- top (qcow2, extended L2); expected contents

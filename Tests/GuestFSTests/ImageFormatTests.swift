@@ -11,6 +11,7 @@ import Testing
         ("mbr-extl2.qcow2", "mbr.raw"),
         ("mbr-zlib.qcow2", "mbr.raw"),
         ("mbr-zstd.qcow2", "mbr.raw"),
+        ("mbr-extl2-zstd.qcow2", "mbr.raw"),
         ("gpt-512.qcow2", "gpt.raw"),
         ("gpt-zlib-v2.qcow2", "gpt.raw"),
         ("chain/zlibtop.qcow2", "chain-expected.raw"),
