@@ -102,6 +102,13 @@ struct ImageBytes {
         return v
     }
 
+    /// The array as consecutive big-endian 64-bit words (qcow2 L1 and L2 tables), in one pass.
+    static func bigEndianWords(_ raw: [UInt8]) -> [UInt64] {
+        raw.withUnsafeBytes { buf in
+            (0..<(buf.count / 8)).map { UInt64(bigEndian: buf.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)) }
+        }
+    }
+
     /// Text up to the first NUL.
     static func string<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)

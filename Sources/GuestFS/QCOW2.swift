@@ -173,7 +173,8 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
     private let clusterMask: UInt64
     // Mutable caches behind one lock; every other property is immutable (hence @unchecked Sendable).
     private let lock = ImageLock()
-    private var l2Cache: [(offset: UInt64, table: [UInt64], used: UInt64)] = []
+    // L2 tables stay as read (big-endian bytes): a lookup decodes only the entry it needs.
+    private var l2Cache: [(offset: UInt64, table: [UInt8], used: UInt64)] = []
     private var l2Clock: UInt64 = 0
     private let l2CacheCapacity: Int
     private var lastCompressed: (descriptor: UInt64, data: [UInt8])?
@@ -186,9 +187,7 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
         self.header = header
         self.backing = backing
         self.clusterMask = UInt64(header.clusterSize - 1)
-        let raw = try file.read(at: header.l1TableOffset, count: header.l1Size * 8)
-        let bytes = ImageBytes(raw)
-        l1 = (0..<header.l1Size).map { bytes.be64($0 * 8) }
+        l1 = ImageBytes.bigEndianWords(try file.read(at: header.l1TableOffset, count: header.l1Size * 8))
         // Enough tables to map several GiB with 64 KiB clusters, and never more than ~8 MiB of them.
         l2CacheCapacity = max(4, min(64, (8 << 20) / header.clusterSize))
     }
@@ -273,7 +272,7 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
             return (.unallocated, Int(span - pos % span))
         }
         let table = try l2Table(at: l2Offset)
-        let entry = table[l2Index * (header.extendedL2 ? 2 : 1)]
+        let entry = QCOW2Image.word(table, l2Index * (header.extendedL2 ? 2 : 1))
 
         if entry & QCOW2Image.compressedFlag != 0 { return (.compressed(descriptor: entry), toClusterEnd) }
         let host = entry & QCOW2Image.offsetMask
@@ -281,7 +280,7 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
             throw GuestFSError("qcow2: \(file.path): L2 entry for offset \(pos) points to unaligned cluster 0x\(hex(host))")
         }
         if header.extendedL2 {
-            let bitmap = table[l2Index * 2 + 1]
+            let bitmap = QCOW2Image.word(table, l2Index * 2 + 1)
             let subclusterSize = header.clusterSize / 32
             let sub = inCluster / subclusterSize
             let toSubEnd = subclusterSize - inCluster % subclusterSize
@@ -316,8 +315,13 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
         try file.readFully(into: &out, range: index..<(index + m), at: host)
     }
 
-    private func l2Table(at offset: UInt64) throws(GuestFSError) -> [UInt64] {
-        if let hit = lock.withLock({ () -> [UInt64]? in
+    /// Big-endian word `index` of an L2 table (always in range: indexes come from `l2Entries`).
+    private static func word(_ table: [UInt8], _ index: Int) -> UInt64 {
+        table.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)) }
+    }
+
+    private func l2Table(at offset: UInt64) throws(GuestFSError) -> [UInt8] {
+        if let hit = lock.withLock({ () -> [UInt8]? in
             guard let i = l2Cache.firstIndex(where: { $0.offset == offset }) else { return nil }
             l2Clock += 1
             l2Cache[i].used = l2Clock
@@ -331,8 +335,7 @@ public final class QCOW2Image: BlockDevice, @unchecked Sendable {
         guard offset < file.size, UInt64(bytes) <= file.size - offset else {
             throw GuestFSError("qcow2: \(file.path): L2 table offset 0x\(hex(offset)) beyond end of file")
         }
-        let raw = ImageBytes(try file.read(at: offset, count: bytes))
-        let table = (0..<(bytes / 8)).map { raw.be64($0 * 8) }
+        let table = try file.read(at: offset, count: bytes)
         lock.withLock {
             l2Clock += 1
             if l2Cache.count >= l2CacheCapacity,
