@@ -1,5 +1,5 @@
 /// One disk image attached to the inspector, named like libguestfs names its appliance disks.
-public struct Disk: Sendable {
+public struct GuestDisk: Sendable {
     /// `/dev/sda`, `/dev/sdb`, ...
     public var name: String
     public var path: String
@@ -18,19 +18,19 @@ public struct GuestDevice: Sendable {
 
 /// The disks of a guest, their partitions, and the LVM volume groups on them.
 public struct GuestDisks: Sendable {
-    public var disks: [Disk]
+    public var disks: [GuestDisk]
     public var volumeGroups: [VolumeGroup]
 
     /// Opens each image (format probed when nil), reads partition tables and assembles LVM.
     public static func open(_ images: [(path: String, format: ImageFormat?)], followBacking: Bool = true) throws(GuestFSError) -> GuestDisks {
-        var disks: [Disk] = []
+        var disks: [GuestDisk] = []
         for (i, image) in images.enumerated() {
             let device = try openImage(path: image.path, format: image.format, followBacking: followBacking)
             let table: PartitionTable?
             do { table = try PartitionTable.read(device) } catch {
                 throw GuestFSError("\(image.path): \(error.message)")
             }
-            disks.append(Disk(name: "/dev/" + diskName(index: i), path: image.path, device: device, partitionTable: table))
+            disks.append(GuestDisk(name: "/dev/" + diskName(index: i), path: image.path, device: device, partitionTable: table))
         }
         var result = GuestDisks(disks: disks, volumeGroups: [])
         result.volumeGroups = try LVM.scan(result.blockDevices(includingDisksWithTables: false))
@@ -47,7 +47,7 @@ public struct GuestDisks: Sendable {
 
     /// Every partition with its device name, disks in order (extended MBR containers included,
     /// as `list-partitions` shows them).
-    public var partitions: [(name: String, disk: Disk, partition: Partition)] {
+    public var partitions: [(name: String, disk: GuestDisk, partition: Partition)] {
         disks.flatMap { disk in (disk.partitionTable?.partitions ?? []).map { (disk.partitionName($0), disk, $0) } }
     }
 
