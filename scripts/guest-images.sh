@@ -243,6 +243,16 @@ for line in open("lvm.segments.txt"):
         f.write(src[int(seg_start) * MiB:(int(seg_start) + int(seg_size)) * MiB])
 EOF
 
+# The same PVs inside MBR partitions (a PV's contents do not depend on where it starts), as qcow2.
+truncate -s 20M mbr-lvm.raw
+sfdisk -q mbr-lvm.raw <<'EOF'
+label: dos
+start=2048, size=24576, type=8e
+start=26624, size=12288, type=8e
+EOF
+put lvm-a.raw mbr-lvm.raw 2048 && put lvm-b.raw mbr-lvm.raw 26624
+qemu-img convert -O qcow2 mbr-lvm.raw mbr-lvm.qcow2 && rm mbr-lvm.raw
+
 mv lvroot.img lvroot.expected; mv lvdata.img lvdata.expected
 rm -rf tree-* ./*.img fat.txt vg.txt vg2.txt lvlayout.py __pycache__
 cd "$DIR"

@@ -28,7 +28,11 @@ public struct Partition: Sendable, Equatable {
 }
 
 public struct PartitionTable: Sendable, Equatable {
-    public enum Scheme: String, Sendable { case mbr, gpt }
+    public enum Scheme: String, Sendable {
+        case mbr, gpt
+        /// What libguestfs's part-get-parttype prints (parted's names).
+        public var partedName: String { self == .mbr ? "msdos" : "gpt" }
+    }
     public var scheme: Scheme
     public var sectorSize: Int
     /// MBR disk signature as 8 hex digits, or the GPT disk GUID.

@@ -18,6 +18,15 @@ import Testing
         #expect(try guest.filesystemCandidates().map(\.name) == ["/dev/corralvg/root", "/dev/corralvg/data"])
     }
 
+    @Test func pvsInPartitionsOfAQcow2Disk() throws {
+        let guest = try GuestDisks.open([(ImageFixtures.path("mbr-lvm.qcow2"), nil)])
+        #expect(guest.volumeGroups.map(\.name) == ["corralvg"])
+        #expect(try readAll(guest.device(named: "/dev/corralvg/root")) == ImageFixtures.bytes("lvroot.expected"))
+        #expect(try readAll(guest.device(named: "/dev/corralvg/data")) == ImageFixtures.bytes("lvdata.expected"))
+        // PVs hold no filesystem of their own.
+        #expect(try guest.filesystemCandidates().map(\.name) == ["/dev/corralvg/root", "/dev/corralvg/data"])
+    }
+
     @Test func missingPVIsReportedWhenAnLVNeedsIt() throws {
         let guest = try GuestDisks.open([(ImageFixtures.path("lvm-a.raw"), nil)])
         let vg = try #require(guest.volumeGroups.first)
