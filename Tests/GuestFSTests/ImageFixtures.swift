@@ -39,7 +39,7 @@ enum ImageFixtures {
         return try #require((object as? [String: Any])?["partitiontable"] as? [String: Any])
     }
 
-    /// A scratch directory for hostile variants of the fixtures.
+    /// A scratch directory for hostile variants of the fixtures; the caller removes it.
     static func scratch(_ label: String) throws -> String {
         let dir = try built.get() + "/scratch-\(label)-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)

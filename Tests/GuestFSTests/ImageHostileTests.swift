@@ -9,7 +9,9 @@ import Testing
     func failure(of name: String, label: String, _ patch: (inout [UInt8]) -> Void) throws -> GuestFSError? {
         var bytes = try ImageFixtures.bytes(name)
         patch(&bytes)
-        let path = try ImageFixtures.scratch(label) + "/image"
+        let dir = try ImageFixtures.scratch(label)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/image"
         try ImageFixtures.write(bytes, to: path)
         do {
             let device = try openImage(path: path)
@@ -78,6 +80,7 @@ import Testing
     /// 40 hand-made qcow2 headers, each backed by the next: the depth cap stops the walk.
     @Test func backingChainTooDeep() throws {
         let dir = try ImageFixtures.scratch("deep")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         for i in 0..<40 {
             let name = Array("\(i + 1).qcow2".utf8)
             var h = [UInt8](repeating: 0, count: 512)
@@ -97,6 +100,7 @@ import Testing
     /// device or a GuestFSError, never a crash or a runaway allocation.
     @Test func mutatedHeadersNeverCrash() throws {
         let dir = try ImageFixtures.scratch("mutate")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         var rng = SplitMix(seed: 2024)
         var outcomes = (ok: 0, failed: 0)
         // Headers: qcow2 header cluster, MBR and both EBRs, GPT header and entries, LVM label and metadata.
