@@ -71,6 +71,34 @@ private func openImage(path: String, format: ImageFormat?, followBacking: Bool, 
     }
 }
 
+/// One layer of an opened image's backing chain, for `qemu-img info --backing-chain`-style output.
+public struct ImageLayer: Sendable, Equatable {
+    public var path: String
+    public var format: ImageFormat
+    public var virtualSize: UInt64
+    public var fileSize: UInt64
+    /// qcow2 only.
+    public var header: QCOW2Header?
+}
+
+/// The layers of a device returned by `openImage`, overlay first.
+public func imageLayers(_ device: any BlockDevice) -> [ImageLayer] {
+    var layers: [ImageLayer] = []
+    var next: (any BlockDevice)? = device
+    while let current = next {
+        if let q = current as? QCOW2Image {
+            layers.append(ImageLayer(path: q.file.path, format: .qcow2, virtualSize: q.size, fileSize: q.file.size, header: q.header))
+            next = q.backing
+        } else {
+            if let f = current as? ImageFile {
+                layers.append(ImageLayer(path: f.path, format: .raw, virtualSize: f.size, fileSize: f.size, header: nil))
+            }
+            next = nil
+        }
+    }
+    return layers
+}
+
 private func directory(of path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "." }
     return slash == path.startIndex ? "/" : String(path[..<slash])

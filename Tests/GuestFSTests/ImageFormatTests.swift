@@ -57,9 +57,10 @@ import Testing
 
     @Test func backingChainIsResolvedRelativeToTheOverlay() throws {
         let top = try #require(try openImage(path: ImageFixtures.path("chain/zlibtop.qcow2")) as? QCOW2Image)
-        let mid = try #require(top.backing as? QCOW2Image)
-        let midBacking = try #require(mid.backing as? QCOW2Image)
-        #expect(midBacking.backing is ImageFile)
+        let layers = imageLayers(top)
+        #expect(layers.map { ($0.path as NSString).lastPathComponent } == ["zlibtop.qcow2", "top.qcow2", "mid.qcow2", "base.raw"])
+        #expect(layers.map(\.format) == [.qcow2, .qcow2, .qcow2, .raw])
+        #expect(layers.map(\.header?.extendedL2) == [false, true, false, nil])
         // The overlay's own writes, a zeroed range and the untouched base show through.
         #expect(try top.read(at: 3 << 20, count: 4) == [0x5a, 0x5a, 0x5a, 0x5a])
         #expect(try top.read(at: 1_052_672, count: 2) == [0xcd, 0xcd])
