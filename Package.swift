@@ -24,7 +24,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // Read-only access to guest disk images: formats, partitions, filesystems. Imports nothing of ours.
-        .target(name: "GuestFS"),
+        .target(name: "GuestFS", dependencies: ["CZlib", "CZstd"]),
+        // System zlib and libzstd for qcow2 compressed clusters.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // In-memory hypervisor, like libvirt's test:///default.
         .target(name: "TestDriver", dependencies: ["DomainXML", "Hypervisor"]),
         // libvirt's remote RPC protocol: XDR, framing, procedure table, server dispatch.

@@ -1,0 +1,57 @@
+import CZlib
+import CZstd
+
+/// Decoders for qcow2 compressed clusters. Output is exactly one cluster: a stream that ends
+/// early or decodes to more is corrupt, and output never grows past the cluster size.
+enum QCOW2Decompress {
+    /// Raw deflate, as QEMU writes it (no zlib header); input may carry sector padding after the end.
+    static func inflateRaw(_ input: [UInt8], outputSize: Int) throws(GuestFSError) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: outputSize)
+        var input = input
+        var stream = z_stream()
+        guard corral_inflate_init_raw(&stream) == Z_OK else {
+            throw GuestFSError("qcow2: cannot initialise zlib")
+        }
+        defer { inflateEnd(&stream) }
+        let (status, remaining) = input.withUnsafeMutableBufferPointer { inBuf in
+            output.withUnsafeMutableBufferPointer { outBuf in
+                stream.next_in = inBuf.baseAddress
+                stream.avail_in = uInt(inBuf.count)
+                stream.next_out = outBuf.baseAddress
+                stream.avail_out = uInt(outBuf.count)
+                let status = inflate(&stream, Z_FINISH)
+                return (status, stream.avail_out)
+            }
+        }
+        // A full cluster is success even when the stream's end marker lies in bytes not passed in.
+        guard (status == Z_STREAM_END || status == Z_BUF_ERROR) && remaining == 0 else {
+            throw GuestFSError("qcow2: corrupt zlib-compressed cluster (inflate status \(status))")
+        }
+        return output
+    }
+
+    static func zstd(_ input: [UInt8], outputSize: Int) throws(GuestFSError) -> [UInt8] {
+        guard let dctx = ZSTD_createDCtx() else { throw GuestFSError("qcow2: cannot initialise zstd") }
+        defer { ZSTD_freeDCtx(dctx) }
+        // Clusters are at most 2 MiB, so a frame asking for a larger window is hostile or corrupt;
+        // the cap keeps zstd from allocating a window of up to 128 MiB on the frame's say-so.
+        ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 22)
+        var output = [UInt8](repeating: 0, count: outputSize)
+        let failure: String? = input.withUnsafeBytes { inRaw in
+            output.withUnsafeMutableBytes { outRaw in
+                var inBuf = ZSTD_inBuffer(src: inRaw.baseAddress, size: inRaw.count, pos: 0)
+                var outBuf = ZSTD_outBuffer(dst: outRaw.baseAddress, size: outRaw.count, pos: 0)
+                while outBuf.pos < outBuf.size {
+                    let before = (inBuf.pos, outBuf.pos)
+                    let ret = ZSTD_decompressStream(dctx, &outBuf, &inBuf)
+                    if ZSTD_isError(ret) != 0 { return String(cString: ZSTD_getErrorName(ret)) }
+                    if ret == 0 && outBuf.pos < outBuf.size { return "frame ends before the cluster does" }
+                    if before == (inBuf.pos, outBuf.pos) { return "truncated frame" }
+                }
+                return nil
+            }
+        }
+        if let failure { throw GuestFSError("qcow2: corrupt zstd-compressed cluster: \(failure)") }
+        return output
+    }
+}
