@@ -6,7 +6,7 @@
 import Foundation
 
 public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
-    // @unchecked: everything is immutable after init except `inodeCache`, guarded by `cacheLock`.
+    // @unchecked: everything is immutable after init except the caches, guarded by `cacheLock`.
     public let superblock: Ext4Superblock
     public let typeName: String
     public let rootInode: UInt64 = 2
@@ -21,6 +21,9 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
 
     private let cacheLock = NSLock()
     private var inodeCache: [UInt64: [UInt8]] = [:]
+    private var directoryCache: [UInt64: [[UInt8]: UInt64]] = [:]
+    private var directoryCacheEntries = 0
+    private static let maxCachedDirectoryEntries = 200_000
     /// Inode tables are read in chunks of this many bytes, so walking a tree costs one device read
     /// per chunk rather than one per inode.
     private static let inodeChunk = 64 * 1024
@@ -47,7 +50,8 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
             throw GuestFSError("ext4: filesystem claims \(sb.blocksCount) blocks but the device holds only \(deviceBlocks) (truncated image?)")
         }
         let groups = sb.groupCount
-        guard UInt64(sb.inodesCount) <= groups * UInt64(sb.inodesPerGroup) else {
+        let (capacity, overflow) = groups.multipliedReportingOverflow(by: UInt64(sb.inodesPerGroup))
+        guard !overflow, UInt64(sb.inodesCount) <= capacity else {
             throw GuestFSError("ext4: superblock: \(sb.inodesCount) inodes exceed \(groups) groups of \(sb.inodesPerGroup)")
         }
         (inodeTables, inodeUninit) = try Self.readGroupDescriptors(device: device, sb: sb, groups: Int(groups))
@@ -202,7 +206,7 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
         }
         let bs = UInt64(blockSize)
         let first = offset / bs
-        let end = (offset + UInt64(n) + bs - 1) / bs
+        let end = (offset + UInt64(n) - 1) / bs + 1
         let runs = try mapBlocks(i, first..<end)
         var out = [UInt8](repeating: 0, count: n)
         let rangeEnd = offset + UInt64(n)
@@ -383,12 +387,26 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
     }
 
     public func lookup(_ directory: UInt64, name: [UInt8]) throws(GuestFSError) -> UInt64? {
-        var found: UInt64?
+        cacheLock.lock()
+        let cached = directoryCache[directory]
+        cacheLock.unlock()
+        if let cached { return cached[name] }
+        // Path resolution looks up many names in the same directories: index each directory once
+        // rather than scanning it per name (a 5000-entry directory would cost 5000 scans).
+        var index: [[UInt8]: UInt64] = [:]
         try scanDirectory(directory) { entry in
-            if entry.nameBytes == name { found = entry.inode; return true }
+            if index[entry.nameBytes] == nil { index[entry.nameBytes] = entry.inode }
             return false
         }
-        return found
+        cacheLock.lock()
+        directoryCacheEntries += index.count
+        if directoryCacheEntries > Self.maxCachedDirectoryEntries {
+            directoryCache.removeAll(keepingCapacity: true)
+            directoryCacheEntries = index.count
+        }
+        directoryCache[directory] = index
+        cacheLock.unlock()
+        return index[name]
     }
 
     /// Calls `body` for each live entry except "." and ".." until it returns true.
@@ -407,7 +425,7 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
             return
         }
         let bs = UInt64(blockSize)
-        let blocks = (i.size + bs - 1) / bs
+        let blocks = i.size / bs + (i.size % bs == 0 ? 0 : 1)
         let chunkBlocks: UInt64 = 64
         var b: UInt64 = 0
         while b < blocks {
