@@ -227,7 +227,9 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
     /// Physical runs for logical blocks in `range`, sorted, adjacent runs merged; holes are absent.
     func mapBlocks(_ i: Ext4Inode, _ range: Range<UInt64>) throws(GuestFSError) -> [Run] {
         var runs: [Run] = []
-        if i.flags & Ext4Inode.flagExtents != 0 {
+        if i.flags & Ext4Inode.flagInlineData != 0 {
+            return []  // the data lives in the inode itself
+        } else if i.flags & Ext4Inode.flagExtents != 0 {
             let root = i.iBlock
             let depth = Int(root.le16(6))
             var budget = 1 << 16

@@ -41,9 +41,9 @@ struct Ext4TestRNG: RandomNumberGenerator {
             ln -s "$(printf '%0100d' 0)" a/slow; head -c 200000 /dev/urandom > a/big
             i=0; while [ $i -lt 300 ]; do : > a/b/e$i; i=$((i+1)); done
             cd "$1"
-            mke2fs -q -F -t ext4 -b 1024 -d src ext4.img 2M
-            mke2fs -q -F -t ext2 -b 1024 -d src ext2.img 2M
-            mke2fs -q -F -t ext4 -O inline_data,64bit,metadata_csum -d src inline.img 4M
+            mke2fs -q -F -t ext4 -b 1024 -N 512 -d src ext4.img 2M
+            mke2fs -q -F -t ext2 -b 1024 -N 512 -d src ext2.img 2M
+            mke2fs -q -F -t ext4 -O inline_data,64bit,metadata_csum -N 512 -d src inline.img 4M
             """, [dir])
         var images: [String: [UInt8]] = [:]
         for name in ["ext4", "ext2", "inline"] {
