@@ -156,7 +156,7 @@ struct Ext4TestRNG: RandomNumberGenerator {
         var rng = Ext4TestRNG(state: 0xE174 ^ UInt64(name.utf8.count))
         var mounted = 0
         let started = ContinuousClock.now
-        for _ in 0..<300 {
+        for _ in 0..<1000 {
             var patches: [(offset: Int, byte: UInt8)] = []
             for _ in 0..<Int.random(in: 1...8, using: &rng) {
                 let region = regions[Int.random(in: 0..<regions.count, using: &rng)]
