@@ -76,7 +76,8 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
                 let start = UInt64(sb.firstDataBlock) + first * UInt64(sb.blocksPerGroup)
                 descBlock = start + (hasSuperBackup(group: first, sb: sb) ? 1 : 0)
             } else {
-                descBlock = UInt64(sb.firstDataBlock) + 1 + UInt64(group / perBlock)
+                // Right after the superblock's block (not first_data_block: bigalloc sets it to 0 with 1K blocks).
+                descBlock = Ext4Superblock.offset / UInt64(bs) + 1 + UInt64(group / perBlock)
             }
             guard descBlock < sb.blocksCount else {
                 throw GuestFSError("ext4: group descriptor block \(descBlock) for group \(group) beyond \(sb.blocksCount) blocks")

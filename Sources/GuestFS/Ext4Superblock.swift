@@ -30,6 +30,7 @@ public struct Ext4Superblock: Sendable, Equatable {
     static let roCompatSparseSuper: UInt32 = 0x1
     static let roCompatHugeFile: UInt32 = 0x8
     static let roCompatGdtCsum: UInt32 = 0x10
+    static let roCompatBigalloc: UInt32 = 0x200
     static let roCompatMetadataCsum: UInt32 = 0x400
 
     /// INCOMPAT features this reader understands. Anything else changes the on-disk format in a way
@@ -74,7 +75,14 @@ public struct Ext4Superblock: Sendable, Equatable {
         guard inodeSize >= 128, inodeSize <= bs, inodeSize & (inodeSize - 1) == 0 else {
             throw GuestFSError("ext4: superblock: inode size \(inodeSize) invalid")
         }
-        guard blocksPerGroup > 0, blocksPerGroup <= UInt32(8 * bs) else {
+        // With bigalloc the block bitmap tracks clusters, so a group spans cluster-ratio times more blocks.
+        let logCluster = b.le32(0x1C)
+        let bigalloc = featureRoCompat & Self.roCompatBigalloc != 0
+        guard !bigalloc || (logCluster >= logBlockSize && logCluster - logBlockSize <= 16) else {
+            throw GuestFSError("ext4: superblock: cluster size 2^\(10 &+ Int(logCluster)) invalid for \(bs)-byte blocks")
+        }
+        let clusterRatio = bigalloc ? 1 << Int(logCluster - logBlockSize) : 1
+        guard blocksPerGroup > 0, UInt64(blocksPerGroup) <= UInt64(8 * bs * clusterRatio) else {
             throw GuestFSError("ext4: superblock: \(blocksPerGroup) blocks per group invalid for \(bs)-byte blocks")
         }
         guard inodesPerGroup > 0, inodesPerGroup <= UInt32(8 * bs) else {

@@ -125,7 +125,7 @@ struct Ext4TestRNG: RandomNumberGenerator {
         bad = Ext4TestPatchedDevice(base: image, patches: [(at + 12 + 8 + 3, 0x7F)])
         #expect(throws: GuestFSError.self) { try Ext4Filesystem(device: bad).read(big, at: 0, count: 10) }
         // Group descriptor 0's inode table pointer moved outside the filesystem.
-        let gd = (Int(fs.superblock.firstDataBlock) + 1) * fs.blockSize + 8
+        let gd = (1024 / fs.blockSize + 1) * fs.blockSize + 8
         bad = Ext4TestPatchedDevice(base: image, patches: [(gd + 3, 0xFF)])
         #expect(throws: GuestFSError.self) { try Ext4Filesystem(device: bad) }
     }

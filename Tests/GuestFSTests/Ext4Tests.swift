@@ -86,6 +86,10 @@ func ext4CompareContents(_ vfs: VFS, _ guest: String, _ host: String) throws {
         let extents = try Ext4Fixture.open(Ext4Fixture.variants[0])
         let ino = try extents.inode(extents.stat(VFSTestsSupport.inode(extents, "size-300000")).inode)
         #expect(ino.flags & Ext4Inode.flagExtents != 0)
+        // Ten data islands need more extents than fit in the inode: a tree with an index level.
+        let frag = try extents.inode(VFSTestsSupport.inode(extents, "frag"))
+        #expect(frag.iBlock.le16(6) == 1, "extent tree depth")
+        #expect(try extents.mapBlocks(frag, 0..<1024).count == 10)
         let ext2 = try Ext4Fixture.open(Ext4Fixture.variants[3])
         let ino2 = try ext2.inode(VFSTestsSupport.inode(ext2, "sparse"))
         #expect(ino2.flags & Ext4Inode.flagExtents == 0)
