@@ -39,6 +39,7 @@ struct Ext4TestRNG: RandomNumberGenerator {
             cd "$1/src"
             echo ID=x > etc/os-release; echo hi > a/b/c/f; ln -s /etc/os-release a/l
             ln -s "$(printf '%0100d' 0)" a/slow; head -c 200000 /dev/urandom > a/big
+            i=0; while [ $i -lt 12 ]; do printf "island-$i" | dd of=a/frag bs=4096 seek=$((i*2)) conv=notrunc status=none; i=$((i+1)); done
             i=0; while [ $i -lt 300 ]; do : > a/b/e$i; i=$((i+1)); done
             cd "$1"
             mke2fs -q -F -t ext4 -b 1024 -N 512 -d src ext4.img 2M
@@ -153,6 +154,25 @@ struct Ext4TestRNG: RandomNumberGenerator {
             }
             for e in try fs.readdir(d) where e.type == .directory { dirs.append(e.inode) }
         }
+        // Mapping metadata of the fragmented and the large file: extent index children or
+        // indirect blocks, whichever the variant uses.
+        let a = try #require(try fs.lookup(fs.rootInode, name: Array("a".utf8)))
+        var mappingBlocks = 0
+        for name in ["frag", "big"] {
+            let inode = try fs.inode(#require(try fs.lookup(a, name: Array(name.utf8))))
+            let iBlock = inode.iBlock
+            var pointers: [UInt32] = []
+            if inode.flags & Ext4Inode.flagExtents != 0 {
+                if iBlock.le16(6) > 0 { pointers = (0..<Int(iBlock.le16(2))).map { iBlock.le32(12 + $0 * 12 + 4) } }
+            } else if inode.flags & Ext4Inode.flagInlineData == 0 {
+                pointers = [iBlock.le32(48), iBlock.le32(52)]
+            }
+            for p in pointers where p != 0 {
+                regions.append(Int(p) * fs.blockSize..<(Int(p) + 1) * fs.blockSize)
+                mappingBlocks += 1
+            }
+        }
+        #expect(mappingBlocks > 0, "mapping blocks found")
         var rng = Ext4TestRNG(state: 0xE174 ^ UInt64(name.utf8.count))
         var mounted = 0
         let started = ContinuousClock.now
