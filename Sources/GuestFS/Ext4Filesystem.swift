@@ -384,7 +384,8 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
         var out: [DirEntry] = []
         try scanDirectory(ino) { entry in out.append(entry); return false }
         if !hasFiletype {
-            for k in out.indices { out[k].type = try stat(out[k].inode).type }
+            // One unreadable inode should not hide the rest of the listing.
+            for k in out.indices { out[k].type = (try? stat(out[k].inode).type) ?? .unknown }
         }
         return out
     }
