@@ -169,3 +169,37 @@ enum VFSTestsSupport {
         return ino
     }
 }
+
+@Suite struct Ext4InlineDirectoryTests {
+    /// mke2fs moves a directory out of the inode once i_block is full, so the part of an inline
+    /// directory kept in the system.data xattr (as the kernel writes it) is patched in by hand.
+    @Test func inlineDirectoryContinuesInXattr() throws {
+        let variant = Ext4Fixture.variants[6]
+        let image = Array(try Data(contentsOf: URL(fileURLWithPath: Ext4Fixture.image(variant))))
+        let fs = try Ext4Filesystem(device: Ext4TestMemoryDevice(bytes: image))
+        let dir = try VFSTestsSupport.inode(fs, "dir1")
+        let hello = try VFSTestsSupport.inode(fs, "hello.txt")
+        let isz = fs.superblock.inodeSize
+        let ipg = UInt64(fs.superblock.inodesPerGroup)
+        let base = Int(fs.inodeTables[Int((dir - 1) / ipg)]) * fs.blockSize + Int((dir - 1) % ipg) * isz
+        var raw = Array(image[base..<(base + isz)])
+        let entries = 128 + Int(raw.le16(0x80)) + 4
+        #expect(raw.le32(entries - 4) == 0xEA02_0000)
+        // The first in-inode xattr is system.data (index 7, "data"), empty while everything fits i_block.
+        #expect(raw[entries] == 4 && raw[entries + 1] == 7 && raw.le32(entries + 8) == 0)
+        let valueAt = isz - 16
+        func put32(_ v: UInt32, _ at: Int) { for k in 0..<4 { raw[at + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) } }
+        raw[entries + 2] = UInt8((valueAt - entries) & 0xFF); raw[entries + 3] = UInt8((valueAt - entries) >> 8)
+        put32(16, entries + 8)
+        put32(UInt32(hello), valueAt)                        // inode
+        raw[valueAt + 4] = 16; raw[valueAt + 5] = 0          // rec_len
+        raw[valueAt + 6] = 4; raw[valueAt + 7] = 1           // name_len, regular file
+        raw.replaceSubrange((valueAt + 8)..<(valueAt + 12), with: Array("xtra".utf8))
+        var patched = image
+        patched.replaceSubrange(base..<(base + isz), with: raw)
+        let fs2 = try Ext4Filesystem(device: Ext4TestMemoryDevice(bytes: patched))
+        let names = try fs2.readdir(dir).map(\.name)
+        #expect(names.last == "xtra" && names.sorted() == ["abs-etc", "sub", "up", "xtra"])
+        #expect(try fs2.lookup(dir, name: Array("xtra".utf8)) == hello)
+    }
+}
