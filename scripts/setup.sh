@@ -10,6 +10,8 @@ PACKAGES=(
   libvirt-daemon tini             # the real libvirtd (+ its QEMU driver) as interop oracle, and its reaper
   python3-libvirt python3-pytest  # interop suite (tests/interop) and bench/daemon_vs_libvirtd.py
   prometheus-libvirt-exporter     # a third-party libvirt client the interop suite scrapes
+  zlib1g-dev libzstd-dev pkg-config   # GuestFS: qcow2 compressed clusters
+  fdisk gdisk lvm2 dosfstools mtools xorriso xfsprogs   # GuestFS test images (scripts/guest-images.sh)
 )
 
 missing=()
