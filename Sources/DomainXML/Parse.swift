@@ -178,11 +178,11 @@ enum DomainParser {
         }
         var d = Domain()
         guard let type = r.attr("type") else { throw err("XML error: missing domain type attribute") }
-        guard domainTypes.contains(type) else { throw err("XML error: invalid domain type '\(type)'") }
+        guard domainTypes.contains(type) else { throw err("unsupported configuration: invalid domain type \(type)") }
         d.type = type
         if let id = try r.int("id"), id >= 0 { d.id = id }
 
-        guard let nameEl = r.child("name") else { throw err("XML error: missing domain name (<name>)") }
+        guard let nameEl = r.child("name") else { throw err("missing name information") }
         let name = nameEl.text
         r.keep(nameEl)
         guard !name.isEmpty else { throw err("XML error: domain name must not be empty") }

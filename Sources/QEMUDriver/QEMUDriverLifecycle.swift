@@ -208,6 +208,11 @@ extension QEMUDriver {
                 let isSerial = (console.targetType ?? "serial") == "serial" && i == 0
                 consolePTYs[i] = isSerial ? serialPTYs.first ?? nil : ptyByLabel["charconsole\(i)"]
                 live.devices.consoles[i].sourcePath = consolePTYs[i]
+                // libvirt's live XML also names a pty console's device in a tty attribute.
+                if let tty = consolePTYs[i] {
+                    live.devices.consoles[i].extra.attributes.removeAll { $0.name == "tty" }
+                    live.devices.consoles[i].extra.attributes.append(XMLAttribute("tty", tty))
+                }
             }
             var pid: Int32 = 0
             let pidDeadline = Date().addingTimeInterval(5)

@@ -89,7 +89,7 @@ private func parseError(_ xml: String) -> String? {
             == "unsupported configuration: unknown input device type 'joystick'")
         #expect(parseError("<domain type='qemu'><name>x</name><memory>1</memory><os><type>hvm</type></os><devices><graphics type='x11'/></devices></domain>")
             == "unsupported configuration: unknown graphics type 'x11'")
-        #expect(parseError("<domain type='xqemu'><name>x</name></domain>") == "XML error: invalid domain type 'xqemu'")
+        #expect(parseError("<domain type='xqemu'><name>x</name></domain>") == "unsupported configuration: invalid domain type xqemu")
         #expect(parseError("<domain><name>x</name></domain>") == "XML error: missing domain type attribute")
     }
 

@@ -19,10 +19,6 @@ _names = itertools.count(1)
 # corrald checks known to fail, with what libvirtd does instead: reported as xfail (XPASS once fixed;
 # then delete the entry) so the suite stays a gate for everything else. Keep this list short.
 KNOWN_CORRALD_GAPS = {
-    "test_define_without_name": "libvirtd says 'missing name information', "
-                                "corrald 'XML error: missing domain name (<name>)'",
-    "test_define_bad_type": "libvirtd says 'unsupported configuration: invalid domain type kvmx', "
-                            "corrald 'XML error: invalid domain type 'kvmx''",
     "test_inactive_xml_matches_libvirtd": "libvirtd expands machine 'pc' to 'pc-i440fx-7.2', adds <boot dev='hd'/> "
                                           "and <cpu mode='custom'><model>qemu64</model></cpu>; corrald does not",
     "test_live_xml_essentials": "corrald's live XML lacks <console tty='/dev/pts/N'> and the device <alias> names",
