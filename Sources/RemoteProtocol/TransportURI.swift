@@ -39,6 +39,10 @@ public struct RemoteEndpoint: Sendable, Equatable {
     static let clientParams: Set<String> = ["name", "command", "socket", "netcat", "keyfile", "no_verify", "no_tty",
                                             "pkipath", "known_hosts", "sshauth", "mode", "proxy", "tls_priority"]
 
+    public init(transport: RemoteTransport, name: String, mayAutostartSession: Bool) {
+        self.transport = transport; self.name = name; self.mayAutostartSession = mayAutostartSession
+    }
+
     public init(uri: ConnectionURI, readOnly: Bool,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws(VirError) {
         let serverParams = uri.params.filter { !Self.clientParams.contains($0.name) }
