@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+@testable import RemoteProtocol
+
+// The built `corral` CLI against the built `corrald`, through the remote client, with the
+// tiny guest under TCG: over the UNIX socket and over TCP on a loopback port.
+
+enum ClientPaths {
+    /// corral from the same products directory as the test bundle, else .build/debug.
+    static var corral: String? {
+        let candidates = [Bundle.main.bundleURL.appendingPathComponent("corral").path,
+                          Paths.packageRoot.appendingPathComponent(".build/debug/corral").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// A TCP port nobody listens on right now (bound to port 0, then released).
+    static func freeLoopbackPort() -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
+        }
+        return ok ? Int(UInt16(bigEndian: addr.sin_port)) : nil
+    }
+}
+
+/// Runs corral with `stdin` written to it, reading both pipes concurrently.
+func runCorral(_ args: [String], stdin: String? = nil, env: [String: String] = [:], timeout: TimeInterval = 120) throws -> ProcResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try #require(ClientPaths.corral))
+    p.arguments = args
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
+    p.standardOutput = outPipe; p.standardError = errPipe; p.standardInput = inPipe
+    try p.run()
+    if let stdin { inPipe.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try inPipe.fileHandleForWriting.close()
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    group.enter(); DispatchQueue.global().async { outData = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter(); DispatchQueue.global().async { errData = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    if group.wait(timeout: .now() + timeout) == .timedOut {
+        kill(p.processIdentifier, SIGKILL)
+        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "corral \(args) timed out"])
+    }
+    p.waitUntilExit()
+    return ProcResult(status: p.terminationStatus, out: String(decoding: outData, as: UTF8.self),
+                      err: String(decoding: errData, as: UTF8.self))
+}
+
+@Suite(.enabled(if: ClientPaths.corral != nil && Paths.corrald != nil, "needs the built corral and corrald"), .serialized)
+struct ClientEndToEndTests {
+    /// corrald --root DIR --listen 127.0.0.1:PORT, stopped by its PID.
+    final class TCPDaemon {
+        let root: String
+        let port: Int
+        let process = Process()
+        var unixURI: String { "qemu+unix:///system?socket=\(root)/run/libvirt-sock" }
+        var tcpURI: String { "qemu+tcp://127.0.0.1:\(port)/system" }
+
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("client-e2e-\(UUID().uuidString.prefix(8))").path
+            port = try #require(ClientPaths.freeLoopbackPort())
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            let logPath = "\(root)/corrald.txt"
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            process.executableURL = URL(fileURLWithPath: try #require(Paths.corrald))
+            process.arguments = ["--root", root, "--listen", "127.0.0.1:\(port)"]
+            process.standardOutput = log; process.standardError = log
+            try process.run()
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline, !FileManager.default.fileExists(atPath: "\(root)/run/libvirt-sock-ro") {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+
+        var log: String { (try? String(contentsOfFile: "\(root)/corrald.txt", encoding: .utf8)) ?? "" }
+        var serialLog: String { (try? String(contentsOfFile: "\(root)/log/qemu/tiny-serial0.log", encoding: .utf8)) ?? "" }
+
+        func corral(_ args: String..., tcp: Bool = false, stdin: String? = nil) throws -> ProcResult {
+            try runCorral(["-c", tcp ? tcpURI : unixURI] + args, stdin: stdin)
+        }
+
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGTERM)
+                process.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+    }
+
+    /// The tiny guest's XML with its data disk copied into `dir` (other tests boot the
+    /// shared image, and QEMU locks it).
+    static func privateTinyGuest(in dir: String) throws -> String {
+        let shared = try #require(Paths.tinyGuestXML, "scripts/tiny-guest.sh failed")
+        let sharedDisk = (shared as NSString).deletingLastPathComponent + "/data.qcow2"
+        let disk = "\(dir)/data.qcow2"
+        try FileManager.default.copyItem(atPath: sharedDisk, toPath: disk)
+        let xml = try String(contentsOfFile: shared, encoding: .utf8)
+        #expect(xml.contains("file='\(sharedDisk)'"))
+        let path = "\(dir)/tiny.xml"
+        try xml.replacingOccurrences(of: "file='\(sharedDisk)'", with: "file='\(disk)'")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test(.enabled(if: Paths.haveQEMU, "needs qemu-system-x86_64"))
+    func spineFlowThroughTheDaemon() throws {
+        let d = try TCPDaemon()
+        defer { _ = try? d.corral("destroy", "tiny") }
+        let xml = try Self.privateTinyGuest(in: d.root)
+
+        let def = try d.corral("define", xml)
+        #expect(def.status == 0, "\(def.err) \(d.log)")
+        #expect(def.out == "Domain 'tiny' defined from \(xml)\n\n")
+        #expect(try d.corral("list", "--all").out.contains(" -    tiny   shut off"))
+
+        let start = try d.corral("start", "tiny")
+        #expect(start.out == "Domain 'tiny' started\n\n", "\(start.err)")
+        let list = try d.corral("list")
+        #expect(list.out.contains(" tiny ") && list.out.contains("running"), "\(list.out)")
+        let info = try d.corral("dominfo", "tiny").out
+        for line in ["Name:           tiny", "State:          running", "CPU(s):         1", "Max memory:     262144 KiB",
+                     "Persistent:     yes"] {
+            #expect(info.contains(line + "\n"), "dominfo lacks '\(line)': \(info)")
+        }
+
+        // The same daemon over TCP.
+        #expect(try d.corral("domstate", "tiny", tcp: true).out == "running\n\n")
+        #expect(try d.corral("uri", tcp: true).out == "\(d.tcpURI)\n\n")
+
+        try waitUntilTrue(120, "the guest to be ready") { d.serialLog.contains("corral-tiny-guest: ready") }
+        let console = try d.corral("console", "tiny", stdin: "cat /mnt/data/hello.txt\n")
+        #expect(console.status == 0, "\(console.err)")
+        #expect(console.out.contains("corral data disk"), "console said: \(console.out)")
+
+        let stats = try d.corral("domstats", "tiny").out
+        #expect(stats.hasPrefix("Domain: 'tiny'\n  state.state=1\n"), "\(stats)")
+        #expect(stats.contains("balloon.maximum=262144"), "\(stats)")
+
+        let shutdown = try d.corral("shutdown", "tiny")
+        #expect(shutdown.out == "Domain 'tiny' is being shutdown\n\n", "\(shutdown.err)")
+        try waitUntilTrue(90, "tiny to shut off") { try d.corral("domstate", "tiny").out == "shut off\n\n" }
+
+        let undefine = try d.corral("undefine", "tiny")
+        #expect(undefine.out == "Domain 'tiny' has been undefined\n\n", "\(undefine.err)")
+        #expect(try d.corral("list", "--all", tcp: true).out.contains("tiny") == false)
+    }
+
+    @Test func errorsAndReadOnlyThroughTheCLI() throws {
+        let d = try TCPDaemon()
+        let missing = try d.corral("dominfo", "nope", tcp: true)
+        #expect(missing.status == 1)
+        #expect(missing.err == "error: failed to get domain 'nope'\nerror: Domain not found: no domain with matching name 'nope'\n")
+        // -r picks the read-only socket; the daemon refuses changes there too.
+        let ro = try runCorral(["-r", "-c", "qemu+unix:///system?socket=\(d.root)/run/libvirt-sock-ro", "hostname"])
+        #expect(ro.status == 0 && !ro.out.isEmpty, "\(ro.err)")
+        let xml = "\(d.root)/x.xml"
+        try "<domain type='qemu'><name>x</name><memory>1024</memory></domain>".write(toFile: xml, atomically: true, encoding: .utf8)
+        let refused = try runCorral(["-c", "qemu+unix:///system?socket=\(d.root)/run/libvirt-sock-ro", "define", xml])
+        #expect(refused.status == 1)
+        #expect(refused.err.contains("operation forbidden: read only access prevents virDomainDefineXML"), "\(refused.err)")
+    }
+
+    @Test func daemonStoppedUnderAConnection() throws {
+        let d = try TCPDaemon()
+        // An interactive session: the second command runs after the daemon is gone.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try #require(ClientPaths.corral))
+        p.arguments = ["-c", d.unixURI]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        p.standardInput = input; p.standardOutput = output; p.standardError = errors
+        try p.run()
+        input.fileHandleForWriting.write(Data("hostname\n".utf8))
+        Thread.sleep(forTimeInterval: 1)
+        kill(d.process.processIdentifier, SIGTERM)
+        d.process.waitUntilExit()
+        input.fileHandleForWriting.write(Data("hostname\n".utf8))
+        try input.fileHandleForWriting.close()
+        let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(err.contains("End of file while reading data: Input/output error"), "\(err)")
+    }
+}
+
+func waitUntilTrue(_ timeout: TimeInterval, _ what: String, _ cond: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try cond() { return }
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+    Issue.record("timed out after \(Int(timeout)) s waiting for \(what)")
+    throw CocoaError(.userCancelled)
+}
