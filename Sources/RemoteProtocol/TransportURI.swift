@@ -147,6 +147,10 @@ extension RemoteDriver {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the client's may stay open in the daemon: a caller waiting for EOF
+        // on the client's output pipe would otherwise wait for the daemon to exit.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? []
+        for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
         // POSIX_SPAWN_SETSID (glibc only declares it under _GNU_SOURCE).
         posix_spawnattr_setflags(&attr, 0x80)
         var pid: pid_t = 0

@@ -172,6 +172,41 @@ struct ClientEndToEndTests {
         #expect(refused.err.contains("operation forbidden: read only access prevents virDomainDefineXML"), "\(refused.err)")
     }
 
+    /// qemu:///session with no daemon running starts corrald (next to corral) in the
+    /// background. As root corrald would take the system paths, so root runs the client as
+    /// `nobody` (through runuser).
+    @Test(.enabled(if: geteuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/sbin/runuser"), "needs a non-root user"))
+    func sessionDaemonIsStartedOnDemand() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("client-session-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        if geteuid() == 0 { #expect(chown(home, 65534, 65534) == 0) }
+        let pidFile = "\(home)/run/corral/corrald.pid"
+        defer {
+            // Stop the daemon this test caused to start, by its pid.
+            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGTERM)
+                let end = Date().addingTimeInterval(10)
+                while kill(pid, 0) == 0 && Date() < end { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            try? FileManager.default.removeItem(atPath: home)
+        }
+        let corral = try #require(ClientPaths.corral)
+        let env = ["HOME=\(home)", "XDG_RUNTIME_DIR=\(home)/run", "XDG_DATA_HOME=\(home)/data"]
+        func session(_ args: String...) throws -> ProcResult {
+            geteuid() == 0
+                ? try run("/usr/sbin/runuser", ["-u", "nobody", "--", "/usr/bin/env"] + env + [corral, "-c", "qemu:///session"] + args)
+                : try run("/usr/bin/env", env + [corral, "-c", "qemu:///session"] + args)
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(home)/run/corral/libvirt-sock"))
+        let first = try session("uri")
+        #expect(first.status == 0, "\(first.err)")
+        #expect(first.out == "qemu:///session\n\n")
+        #expect(FileManager.default.fileExists(atPath: "\(home)/run/corral/libvirt-sock"))
+        // The second client finds the running daemon.
+        #expect(try session("list", "--all").out == " Id   Name   State\n--------------------\n\n")
+    }
+
     @Test func daemonStoppedUnderAConnection() throws {
         let d = try TCPDaemon()
         // An interactive session: the second command runs after the daemon is gone.
