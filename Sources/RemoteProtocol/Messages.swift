@@ -573,10 +573,10 @@ public struct HyperList<Count: FixedCount>: XDRCodable, Equatable {
 }
 
 public protocol FixedCount: Sendable { static var count: Int { get } }
-public enum Five: FixedCount { public static let count = 5 }
-public enum Eight: FixedCount { public static let count = 8 }
-public typealias DomainBlockStatsRet = HyperList<Five>
-public typealias DomainInterfaceStatsRet = HyperList<Eight>
+public enum BlockStatsFields: FixedCount { public static let count = 5 }
+public enum InterfaceStatsFields: FixedCount { public static let count = 8 }
+public typealias DomainBlockStatsRet = HyperList<BlockStatsFields>
+public typealias DomainInterfaceStatsRet = HyperList<InterfaceStatsFields>
 
 // MARK: Console and events
 
