@@ -26,8 +26,9 @@ public final class RemoteDriver: HypervisorDriver, @unchecked Sendable {
     /// Connects and does libvirt's handshake: AUTH_LIST (only "none" is supported),
     /// CONNECT_OPEN with `name` and the read-only flag, then the feature probes for keepalive
     /// and per-callback events.
-    public static func connect(_ transport: RemoteTransport, name: String?, readOnly: Bool = false,
-                               openedURI: String? = nil, keepalive: Bool = true) async throws -> RemoteDriver {
+    /// `keepalive` nil: answer the server's pings but send none.
+    public static func connect(_ transport: RemoteTransport, name: String?, readOnly: Bool = false, openedURI: String? = nil,
+                               keepalive: (interval: Duration, count: Int)? = (keepaliveInterval, keepaliveCount)) async throws -> RemoteDriver {
         let client = try await RemoteClient.connect(transport)
         do {
             let auth = try await client.call(Procedures.authList, XDRVoid()).types
@@ -39,9 +40,9 @@ public final class RemoteDriver: HypervisorDriver, @unchecked Sendable {
             _ = try await client.call(Procedures.connectOpen,
                                       ConnectOpenArgs(name: name, flags: readOnly ? ConnectOpenArgs.readOnlyFlag : 0))
             let events = try await client.call(Procedures.connectSupportsFeature, Int32Args(DriverFeature.remoteEventCallback)).value != 0
-            if keepalive, try await client.call(Procedures.connectSupportsFeature, Int32Args(DriverFeature.programKeepalive)).value != 0 {
-                client.startKeepalive(interval: keepaliveInterval, count: keepaliveCount)
-            }
+            // Asked even without client pings: it tells the server this client answers its pings.
+            let pings = try await client.call(Procedures.connectSupportsFeature, Int32Args(DriverFeature.programKeepalive)).value != 0
+            if pings, let keepalive { client.startKeepalive(interval: keepalive.interval, count: keepalive.count) }
             return RemoteDriver(client: client, openedURI: openedURI ?? name ?? "", eventCallbacks: events)
         } catch {
             await client.close()

@@ -22,7 +22,8 @@ final class InProcessServer: @unchecked Sendable {
                                                      server: RemoteServer(driver: driver, config: config), readOnly: false)
     }
 
-    func connect(readOnly: Bool = false, keepalive: Bool = true) async throws -> RemoteDriver {
+    func connect(readOnly: Bool = false,
+                 keepalive: (interval: Duration, count: Int)? = (RemoteDriver.keepaliveInterval, RemoteDriver.keepaliveCount)) async throws -> RemoteDriver {
         try await RemoteDriver.connect(.unix(path: path), name: "qemu:///system", readOnly: readOnly, openedURI: uri, keepalive: keepalive)
     }
 
@@ -32,13 +33,13 @@ final class InProcessServer: @unchecked Sendable {
     }
 }
 
-/// A scripted peer: answers each packet with what `respond` returns, closes on nil.
+/// A scripted peer: answers each packet with what `respond` returns (nothing for []), closes on nil.
 final class FakeServer: @unchecked Sendable {
     let dir: String
     let path: String
     let listener: any Channel
 
-    init(_ respond: @escaping @Sendable (RPCMessage) -> RPCMessage?) async throws {
+    init(_ respond: @escaping @Sendable (RPCMessage) -> [RPCMessage]?) async throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("fake-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         path = "\(dir)/sock"
@@ -62,11 +63,11 @@ final class FakeServer: @unchecked Sendable {
     final class Responder: ChannelInboundHandler, Sendable {
         typealias InboundIn = RPCMessage
         typealias OutboundOut = RPCMessage
-        let respond: @Sendable (RPCMessage) -> RPCMessage?
-        init(_ respond: @escaping @Sendable (RPCMessage) -> RPCMessage?) { self.respond = respond }
+        let respond: @Sendable (RPCMessage) -> [RPCMessage]?
+        init(_ respond: @escaping @Sendable (RPCMessage) -> [RPCMessage]?) { self.respond = respond }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if let reply = respond(unwrapInboundIn(data)) {
-                context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+            if let replies = respond(unwrapInboundIn(data)) {
+                for r in replies { context.writeAndFlush(wrapOutboundOut(r), promise: nil) }
             } else {
                 context.close(promise: nil)
             }
@@ -74,11 +75,24 @@ final class FakeServer: @unchecked Sendable {
     }
 
     /// The OK reply to `call` carrying `ret`.
-    static func reply<R: XDRCodable>(_ call: RPCMessage, _ ret: R) -> RPCMessage {
+    static func reply<R: XDRCodable>(_ call: RPCMessage, _ ret: R) -> [RPCMessage] {
         var h = call.header
         h.type = .reply
         h.status = .ok
-        return RPCMessage(header: h, payload: ret.xdrBytes)
+        return [RPCMessage(header: h, payload: ret.xdrBytes)]
+    }
+
+    /// Answers the handshake (auth none, every feature `features` says), then `rest`.
+    static func handshake(features: Int32 = 0, _ rest: @escaping @Sendable (RPCMessage) -> [RPCMessage]?) -> @Sendable (RPCMessage) -> [RPCMessage]? {
+        { call in
+            guard call.header.program == RPCProgram.remote else { return rest(call) }
+            switch call.header.procedure {
+            case Procedures.authList.number: return reply(call, AuthListRet(types: [AuthListRet.none]))
+            case Procedures.connectOpen.number, Procedures.connectClose.number: return reply(call, XDRVoid())
+            case Procedures.connectSupportsFeature.number: return reply(call, Int32Ret(features))
+            default: return rest(call)
+            }
+        }
     }
 }
 
@@ -293,7 +307,7 @@ func virError(_ body: () async throws -> Void) async -> VirError? {
         let config = RemoteServerConfig(keepaliveInterval: .milliseconds(100), keepaliveCount: 2)
         let server = try await InProcessServer(config: config)
         defer { Task { await server.stop() } }
-        let conn = try await server.connect(keepalive: false)
+        let conn = try await server.connect(keepalive: nil)
         try await Task.sleep(for: .milliseconds(1200))
         #expect(try await conn.hypervisorType() == "TEST")
         await conn.close()
@@ -313,14 +327,7 @@ func virError(_ body: () async throws -> Void) async -> VirError? {
 
     @Test func daemonGoingAwayMidCall() async throws {
         // Answers the handshake, then hangs up on the first real call.
-        let fake = try await FakeServer { call in
-            switch call.header.procedure {
-            case Procedures.authList.number: FakeServer.reply(call, AuthListRet(types: [AuthListRet.none]))
-            case Procedures.connectOpen.number, Procedures.connectClose.number: FakeServer.reply(call, XDRVoid())
-            case Procedures.connectSupportsFeature.number: FakeServer.reply(call, Int32Ret(0))
-            default: nil
-            }
-        }
+        let fake = try await FakeServer(FakeServer.handshake { _ in nil })
         defer { Task { await fake.stop() } }
         let conn = try await RemoteDriver.connect(.unix(path: fake.path), name: "qemu:///system")
         let e = await virError { _ = try await conn.hostname() }
@@ -328,6 +335,34 @@ func virError(_ body: () async throws -> Void) async -> VirError? {
         // Later calls fail the same way instead of hanging.
         #expect(await virError { _ = try await conn.hypervisorType() } == e)
         #expect(await virError { _ = try await conn.events() }?.code == .noSupport)
+        await conn.close()
+    }
+
+    @Test func clientKeepaliveGivesUpOnAHungServer() async throws {
+        // Supports keepalive but then answers nothing, pings included: the pending call fails
+        // once `count` pings went unanswered, as libvirt's client does.
+        let fake = try await FakeServer(FakeServer.handshake(features: 1) { _ in [] })
+        defer { Task { await fake.stop() } }
+        let conn = try await RemoteDriver.connect(.unix(path: fake.path), name: "qemu:///system",
+                                                  keepalive: (interval: .milliseconds(100), count: 2))
+        let clock = ContinuousClock(), started = clock.now
+        let e = await virError { _ = try await conn.hostname() }
+        #expect(e == VirError(.systemError, "connection closed due to keepalive timeout", domain: .rpc))
+        #expect(clock.now - started < .seconds(5))
+        await conn.close()
+    }
+
+    @Test func clientKeepaliveStaysUpWhileTheServerAnswers() async throws {
+        let pong = RemoteClient.keepalive(RPCProgram.keepalivePong)
+        let fake = try await FakeServer(FakeServer.handshake(features: 1) { call in
+            if call.header.program == RPCProgram.keepalive { return [pong] }
+            return call.header.procedure == Procedures.connectGetHostname.number ? FakeServer.reply(call, StringValue("h")) : []
+        })
+        defer { Task { await fake.stop() } }
+        let conn = try await RemoteDriver.connect(.unix(path: fake.path), name: "qemu:///system",
+                                                  keepalive: (interval: .milliseconds(100), count: 2))
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(try await conn.hostname() == "h")
         await conn.close()
     }
 
