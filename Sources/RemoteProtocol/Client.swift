@@ -241,14 +241,14 @@ public final class RemoteClient: @unchecked Sendable {
 
     /// The connection is gone: every waiter gets `reason` (or libvirt's EOF error).
     fileprivate func connectionLost(_ reason: VirError?) {
+        var endOfFile = VirError(.systemError, "End of file while reading data: Input/output error", domain: .rpc)
+        if reason == nil, lock.withLock({ closedError == nil }) {
+            let extra = lock.withLock { diagnostics }().trimmingCharacters(in: .whitespacesAndNewlines)
+            if !extra.isEmpty { endOfFile.message += ": \(extra)" }
+        }
         let (calls, open, sinks, task): ([CheckedContinuation<RPCMessage, any Error>], [RemoteStream],
                                          [AsyncStream<EventCallbackLifecycleMsg>.Continuation], Task<Void, Never>?) = lock.withLock {
-            if closedError == nil {
-                var message = "End of file while reading data: Input/output error"
-                let extra = diagnostics().trimmingCharacters(in: .whitespacesAndNewlines)
-                if !extra.isEmpty { message += ": \(extra)" }
-                closedError = reason ?? VirError(.systemError, message, domain: .rpc)
-            }
+            if closedError == nil { closedError = reason ?? endOfFile }
             defer { pending = [:]; streams = [:]; eventSinks = [:]; unclaimedEvents = [] }
             return (Array(pending.values), Array(streams.values), Array(eventSinks.values), keepaliveTask)
         }
@@ -271,7 +271,9 @@ final class RPCClientHandler: ChannelInboundHandler, Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        client.connectionLost(nil)
+        // Off the event loop: composing the error may wait for an ssh child's stderr.
+        let client = client
+        DispatchQueue.global().async { client.connectionLost(nil) }
         context.fireChannelInactive()
     }
 

@@ -80,9 +80,16 @@ enum TransportConnector {
         process.standardOutput = fromChild
         process.standardError = errors
         let stderrText = CapturedText()
-        errors.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            if d.isEmpty { h.readabilityHandler = nil } else { stderrText.append(d) }
+        let stderrDone = DispatchSemaphore(value: 0)
+        let stderrHandle = errors.fileHandleForReading
+        // A thread of its own: the child's last words may come after its stdout closed.
+        Thread.detachNewThread {
+            while true {
+                let d = stderrHandle.availableData
+                if d.isEmpty { break }
+                stderrText.append(d)
+            }
+            stderrDone.signal()
         }
         do {
             try process.run()
@@ -112,7 +119,12 @@ enum TransportConnector {
         do {
             let channel = try await NIOPipeBootstrap(group: group).channelInitializer(initializer)
                 .takingOwnershipOfDescriptors(input: input, output: output).get()
-            return ConnectedTransport(channel: channel, diagnostics: { stderrText.text }, cleanup: reap)
+            let diagnostics: @Sendable () -> String = {
+                // The child usually exits with its stdout; give its stderr a moment to drain.
+                if stderrDone.wait(timeout: .now() + 1) == .success { stderrDone.signal() }
+                return stderrText.text
+            }
+            return ConnectedTransport(channel: channel, diagnostics: diagnostics, cleanup: reap)
         } catch {
             await reap()
             throw VirError(.systemError, "Cannot use pipes to '\(program)': \(errnoText(error))", domain: .rpc)
