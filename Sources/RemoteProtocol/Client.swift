@@ -36,10 +36,11 @@ public final class RemoteClient: @unchecked Sendable {
     public static func connect(_ transport: RemoteTransport,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RemoteClient {
         let client = RemoteClient()
-        let connected = try await TransportConnector.connect(transport, group: group) { RPCClientHandler(client: client) }
+        let connected = try await TransportConnector.connect(transport, group: group, diagnosticsReady: { d in
+            client.lock.withLock { client.diagnostics = d }
+        }) { RPCClientHandler(client: client) }
         client.lock.withLock {
             client.channel = connected.channel
-            client.diagnostics = connected.diagnostics
             client.cleanup = connected.cleanup
         }
         // The channel may have died before the fields were set.
@@ -83,18 +84,13 @@ public final class RemoteClient: @unchecked Sendable {
                 return (channel, RPCMessage(header: header, payload: payload))
             }
             guard let (channel, msg) = sent else { return }
-            channel.writeAndFlush(msg).whenFailure { [weak self] error in
-                self?.failCall(serial: msg.header.serial, error)
+            channel.writeAndFlush(msg).whenFailure { [weak self] _ in
+                // The peer is gone (an ssh child that exited): fail everything, this call
+                // included, with the end-of-file error and what the child said.
+                guard let self else { return }
+                DispatchQueue.global().async { self.connectionLost(nil) }
             }
         }
-    }
-
-    private func failCall(serial: UInt32, _ error: any Error) {
-        let c: CheckedContinuation<RPCMessage, any Error>? = lock.withLock {
-            streams[serial] = nil
-            return pending.removeValue(forKey: serial)
-        }
-        c?.resume(throwing: closedError ?? VirError(.systemError, "Cannot write data: \(TransportConnector.errnoText(error))", domain: .rpc))
     }
 
     /// Sends a packet without waiting for an answer (stream data, pongs); completes once written.
@@ -107,11 +103,12 @@ public final class RemoteClient: @unchecked Sendable {
         do {
             try await channel.writeAndFlush(msg).get()
         } catch {
-            throw closedErrorOr(VirError(.systemError, "Cannot write data: \(TransportConnector.errnoText(error))", domain: .rpc))
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async { self.connectionLost(nil); c.resume() }
+            }
+            throw lock.withLock { closedError } ?? Self.closedByClient
         }
     }
-
-    private func closedErrorOr(_ e: VirError) -> VirError { lock.withLock { closedError ?? e } }
 
     /// Whether the connection is still usable.
     public var isOpen: Bool { lock.withLock { closedError == nil && channel != nil } }

@@ -27,15 +27,16 @@ public enum RemoteTransport: Sendable, Equatable, CustomStringConvertible {
 /// An open byte pipe to the daemon with the RPC codec installed, plus what to do when it closes.
 struct ConnectedTransport: Sendable {
     let channel: any Channel
-    /// Why the other end went away, beyond EOF (an ssh child's stderr).
-    let diagnostics: @Sendable () -> String
     /// Releases what the transport owns besides the channel (reaps the ssh child).
     let cleanup: @Sendable () async -> Void
 }
 
 enum TransportConnector {
     /// Connects and installs the codec and `handler` on the new channel.
+    /// `diagnosticsReady` gets the transport's diagnostics before the channel exists, since the
+    /// channel may close (and want them) at once.
     static func connect(_ transport: RemoteTransport, group: any EventLoopGroup,
+                        diagnosticsReady: (@escaping @Sendable () -> String) -> Void = { _ in },
                         handler: @escaping @Sendable () -> any ChannelHandler) async throws -> ConnectedTransport {
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -50,7 +51,7 @@ enum TransportConnector {
             do {
                 let channel = try await ClientBootstrap(group: group).channelInitializer(initializer)
                     .connect(unixDomainSocketPath: path).get()
-                return ConnectedTransport(channel: channel, diagnostics: { "" }, cleanup: {})
+                return ConnectedTransport(channel: channel, cleanup: {})
             } catch {
                 throw VirError(.systemError, "Failed to connect socket to '\(path)': \(errnoText(error))", domain: .rpc)
             }
@@ -59,17 +60,18 @@ enum TransportConnector {
                 let channel = try await ClientBootstrap(group: group).channelInitializer(initializer)
                     .connectTimeout(.seconds(30))
                     .connect(host: host, port: port).get()
-                return ConnectedTransport(channel: channel, diagnostics: { "" }, cleanup: {})
+                return ConnectedTransport(channel: channel, cleanup: {})
             } catch {
                 throw VirError(.systemError, "unable to connect to server at '\(host):\(port)': \(errnoText(error))", domain: .rpc)
             }
         case .command(let argv):
-            return try await spawn(argv, group: group, initializer: initializer)
+            return try await spawn(argv, group: group, diagnosticsReady: diagnosticsReady, initializer: initializer)
         }
     }
 
     /// Runs `argv` with its stdin/stdout as the connection; stderr is kept for error messages.
     private static func spawn(_ argv: [String], group: any EventLoopGroup,
+                              diagnosticsReady: (@escaping @Sendable () -> String) -> Void,
                               initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) async throws -> ConnectedTransport {
         guard let program = argv.first else { throw VirError(.invalidArg, "invalid argument: empty transport command", domain: .remote) }
         let process = Process()
@@ -116,15 +118,16 @@ enum TransportConnector {
             await reap()
             throw VirError(.systemError, "Cannot duplicate pipe descriptors: \(String(cString: strerror(errno)))", domain: .rpc)
         }
+        let diagnostics: @Sendable () -> String = {
+            // The child usually exits with its stdout; give its stderr a moment to drain.
+            if stderrDone.wait(timeout: .now() + 1) == .success { stderrDone.signal() }
+            return stderrText.text
+        }
+        diagnosticsReady(diagnostics)
         do {
             let channel = try await NIOPipeBootstrap(group: group).channelInitializer(initializer)
                 .takingOwnershipOfDescriptors(input: input, output: output).get()
-            let diagnostics: @Sendable () -> String = {
-                // The child usually exits with its stdout; give its stderr a moment to drain.
-                if stderrDone.wait(timeout: .now() + 1) == .success { stderrDone.signal() }
-                return stderrText.text
-            }
-            return ConnectedTransport(channel: channel, diagnostics: diagnostics, cleanup: reap)
+            return ConnectedTransport(channel: channel, cleanup: reap)
         } catch {
             await reap()
             throw VirError(.systemError, "Cannot use pipes to '\(program)': \(errnoText(error))", domain: .rpc)
