@@ -4,14 +4,12 @@ import Hypervisor
 // libvirt's "remote" driver: every HypervisorDriver method as a call to a daemon, with the
 // procedure libvirt's client library would use for it.
 
-public final class RemoteDriver: HypervisorDriver, @unchecked Sendable {
-    // @unchecked: the only mutable state (the event registration) is behind `lock`.
+public final class RemoteDriver: HypervisorDriver {
     public let client: RemoteClient
     /// The URI the connection was opened with (what virConnectGetURI reports on the client).
     public let openedURI: String
     /// Whether the server forwards events per callback (VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK).
     public let eventCallbacks: Bool
-    private let lock = NSLock()
 
     /// Keepalive as libvirt's client defaults (keepalive_interval 5, keepalive_count 5).
     public static let keepaliveInterval: Duration = .seconds(5)

@@ -389,6 +389,23 @@ func virError(_ body: () async throws -> Void) async -> VirError? {
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/nc"), "needs nc"))
+    func sshURIThroughAStandInForSSH() async throws {
+        // No sshd here: a stand-in `ssh` (libvirt's command= parameter) that skips ssh's
+        // options and host and runs the remote command with sh, as the remote shell would.
+        let server = try await InProcessServer()
+        defer { Task { await server.stop() } }
+        let fakeSSH = "\(server.dir)/fake-ssh"
+        try "#!/bin/sh\nwhile [ \"$1\" != -- ]; do shift; done\nshift 2\nexec sh -c \"$*\"\n"
+            .write(toFile: fakeSSH, atomically: true, encoding: .utf8)
+        #expect(chmod(fakeSSH, 0o755) == 0)
+        let uri = try ConnectionURI(parsing: "qemu+ssh://someone@example.invalid:2222/system?command=\(fakeSSH)&socket=\(server.path)")
+        let conn = try await RemoteDriver.open(uri: uri, readOnly: false, sessionDaemon: nil)
+        #expect(try await conn.uri() == uri.string)
+        #expect(try await conn.lookupDomain(name: "test").uuid == TestDriver.defaultUUID)
+        await conn.close()
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/nc"), "needs nc"))
     func commandTransportCarriesTheProtocol() async throws {
         // What the ssh transport does, minus ssh: a child process bridging stdin/stdout to the socket.
         let server = try await InProcessServer()
