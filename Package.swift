@@ -46,7 +46,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "corral", dependencies: [
-            "DomainXML", "Hypervisor", "QEMUDriver", "TestDriver",
+            "DomainXML", "Hypervisor", "QEMUDriver", "TestDriver", "RemoteProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),

@@ -12,6 +12,8 @@ public final class DriverRegistry: @unchecked Sendable {
     // NSLock rather than Mutex: Mutex needs macOS 15, the package targets 14.
     private let lock = NSLock()
     private var factories: [String: DriverFactory] = [:]
+    private var remoteFactory: RemoteDriverFactory?
+    private var remoteServesLocal: @Sendable (ConnectionURI) -> Bool = { _ in false }
 
     public init() {}
 
@@ -23,14 +25,37 @@ public final class DriverRegistry: @unchecked Sendable {
     public func factory(for driver: String) -> DriverFactory? {
         lock.withLock { factories[driver.lowercased()] }
     }
+
+    /// Registers the client of the daemon, for URIs with a transport or a host (libvirt's
+    /// remote driver) and for the local URIs `servesLocal` accepts (qemu:///system). It is
+    /// told about read-only, which the daemon must hear too.
+    public func registerRemote(servesLocal: @escaping @Sendable (ConnectionURI) -> Bool = { _ in false },
+                               _ factory: @escaping RemoteDriverFactory) {
+        lock.withLock { remoteFactory = factory; remoteServesLocal = servesLocal }
+    }
+
+    /// The remote factory, if it serves `uri`.
+    public func remote(for uri: ConnectionURI) -> RemoteDriverFactory? {
+        lock.withLock { uri.isRemote || remoteServesLocal(uri) ? remoteFactory : nil }
+    }
 }
 
+/// Makes a driver for a URI served by a daemon; the Bool is the read-only flag.
+public typealias RemoteDriverFactory = @Sendable (ConnectionURI, Bool) async throws -> any HypervisorDriver
+
 public enum Connection {
-    /// Opens a connection: parses the URI, refuses what needs the daemon, asks the registered
-    /// factory, and wraps the driver so that a read-only connection cannot change anything.
+    /// Opens a connection: parses the URI, sends remote ones (transport or host) to the remote
+    /// factory (refused when none is registered), asks the registered factory for the others,
+    /// and wraps the driver so that a read-only connection cannot change anything.
     public static func open(uri text: String, readOnly: Bool = false,
                             registry: DriverRegistry = .shared) async throws -> any HypervisorDriver {
         let uri = try ConnectionURI(parsing: text)
+        if let remote = registry.remote(for: uri) {
+            // The local wrapper still refuses changes before they reach the wire, as libvirt's
+            // public API does on a read-only connection.
+            let driver = try await remote(uri, readOnly)
+            return readOnly ? ReadOnlyDriver(driver) : driver
+        }
         if uri.isRemote { throw VirError.requiresDaemon(text) }
         guard let factory = registry.factory(for: uri.driver) else {
             throw VirError(.noConnect, "no connection driver available for \(text)")
