@@ -107,7 +107,7 @@ public actor QEMUDriver: HypervisorDriver {
         reconcileAll()
         var byName = persistentEntries()
         var seen = configPaths
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: state.runDir)) ?? [] {
+        for name in state.runDirNames() {
             seen.insert(state.statusXML(name))
             overlayRunning(name, on: &byName)
         }

@@ -12,7 +12,7 @@ extension QEMUDriver {
     /// (e.g. a start in progress in another process) are left alone.
     func reconcileAll() {
         let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: state.runDir)) ?? [] {
+        for name in state.runDirNames() {
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: state.domainRunDir(name), isDirectory: &isDir), isDir.boolValue else { continue }
             guard let lock = try? FileLock.tryAcquire(state.domainLock(name)) else { continue }

@@ -40,6 +40,12 @@ struct StateDir: Sendable {
     func shutoffRecord(_ name: String) -> String { "\(libDir)/\(name).json" }
     var nextIDPath: String { "\(runDir)/next-id" }
 
+    /// Names that may have a run directory: run/qemu also holds every domain's lock file and the
+    /// id counter, which a lookup must not stat one by one.
+    func runDirNames() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: runDir)) ?? []).filter { !$0.hasSuffix(".lock") && $0 != "next-id" }
+    }
+
     func launchContext(_ name: String, accel: String) -> QEMULaunchContext {
         QEMULaunchContext(domainDir: domainRunDir(name), logDir: logDir, accel: accel)
     }

@@ -11,9 +11,14 @@ public final class RemoteDriver: HypervisorDriver {
     /// Whether the server forwards events per callback (VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK).
     public let eventCallbacks: Bool
 
-    /// Keepalive as libvirt's client defaults (keepalive_interval 5, keepalive_count 5).
-    public static let keepaliveInterval: Duration = .seconds(5)
-    public static let keepaliveCount = 5
+    /// How often the client pings an idle server, and how many unanswered pings end the connection.
+    public struct Keepalive: Sendable {
+        public var interval: Duration
+        public var count: Int
+        public init(interval: Duration, count: Int) { self.interval = interval; self.count = count }
+        /// libvirt's client defaults (keepalive_interval 5, keepalive_count 5).
+        public static let libvirtDefault = Keepalive(interval: .seconds(5), count: 5)
+    }
 
     private init(client: RemoteClient, openedURI: String, eventCallbacks: Bool) {
         self.client = client
@@ -26,7 +31,7 @@ public final class RemoteDriver: HypervisorDriver {
     /// and per-callback events.
     /// `keepalive` nil: answer the server's pings but send none.
     public static func connect(_ transport: RemoteTransport, name: String?, readOnly: Bool = false, openedURI: String? = nil,
-                               keepalive: (interval: Duration, count: Int)? = (keepaliveInterval, keepaliveCount)) async throws -> RemoteDriver {
+                               keepalive: Keepalive? = .libvirtDefault) async throws -> RemoteDriver {
         let client = try await RemoteClient.connect(transport)
         do {
             let auth = try await client.call(Procedures.authList, XDRVoid()).types

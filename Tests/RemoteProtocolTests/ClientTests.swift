@@ -23,7 +23,7 @@ final class InProcessServer: @unchecked Sendable {
     }
 
     func connect(readOnly: Bool = false,
-                 keepalive: (interval: Duration, count: Int)? = (RemoteDriver.keepaliveInterval, RemoteDriver.keepaliveCount)) async throws -> RemoteDriver {
+                 keepalive: RemoteDriver.Keepalive? = .libvirtDefault) async throws -> RemoteDriver {
         try await RemoteDriver.connect(.unix(path: path), name: "qemu:///system", readOnly: readOnly, openedURI: uri, keepalive: keepalive)
     }
 
@@ -344,7 +344,7 @@ func virError(_ body: () async throws -> Void) async -> VirError? {
         let fake = try await FakeServer(FakeServer.handshake(features: 1) { _ in [] })
         defer { Task { await fake.stop() } }
         let conn = try await RemoteDriver.connect(.unix(path: fake.path), name: "qemu:///system",
-                                                  keepalive: (interval: .milliseconds(100), count: 2))
+                                                  keepalive: RemoteDriver.Keepalive(interval: .milliseconds(100), count: 2))
         let clock = ContinuousClock(), started = clock.now
         let e = await virError { _ = try await conn.hostname() }
         #expect(e == VirError(.systemError, "connection closed due to keepalive timeout", domain: .rpc))
@@ -360,7 +360,7 @@ func virError(_ body: () async throws -> Void) async -> VirError? {
         })
         defer { Task { await fake.stop() } }
         let conn = try await RemoteDriver.connect(.unix(path: fake.path), name: "qemu:///system",
-                                                  keepalive: (interval: .milliseconds(100), count: 2))
+                                                  keepalive: RemoteDriver.Keepalive(interval: .milliseconds(100), count: 2))
         try await Task.sleep(for: .milliseconds(800))
         #expect(try await conn.hostname() == "h")
         await conn.close()
