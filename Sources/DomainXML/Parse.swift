@@ -115,6 +115,16 @@ final class ElementReader {
         if !extra.isEmpty { subExtras[key] = extra }
     }
 
+    /// For sub-elements whose unknown attributes the model holds in a field of its own: keeps
+    /// `sub`'s other leftovers (children, comments) and returns its unknown attributes.
+    func keepChildren(of sub: ElementReader) -> [XMLAttribute] {
+        var rest = sub.leftover()
+        let attributes = rest.attributes
+        rest.attributes = []
+        keep(rest, as: sub.name)
+        return attributes
+    }
+
     /// True when the element has only attributes from `allowed` and no children: the shape the model holds.
     func isPlain(_ allowed: Set<String>) -> Bool {
         kids.isEmpty && attrs.allSatisfy { allowed.contains($0.name) }
@@ -432,11 +442,7 @@ enum DomainParser {
             guard let type = a.attr("type") else {
                 throw err("XML error: no type specified for device address in <\(r.name)>")
             }
-            let rest = a.leftover()
-            address = DeviceAddress(type: type, attributes: rest.attributes)
-            var kids = rest
-            kids.attributes = []
-            r.keep(kids, as: "address")
+            address = DeviceAddress(type: type, attributes: r.keepChildren(of: a))
         }
         return (alias, address)
     }
@@ -458,11 +464,7 @@ enum DomainParser {
             d.driverType = drv.attr("type")
             d.driverCache = drv.attr("cache")
             d.driverDiscard = drv.attr("discard")
-            let rest = drv.leftover()
-            d.driverExtra = rest.attributes
-            var kids = rest
-            kids.attributes = []
-            r.keep(kids, as: "driver")
+            d.driverExtra = r.keepChildren(of: drv)
         }
         if let s = r.child("source") {
             switch d.type {
@@ -536,11 +538,7 @@ enum DomainParser {
             c.sourcePath = s.attr("path")
             c.sourceHost = s.attr("host")
             c.sourceService = s.attr("service")
-            let rest = s.leftover()
-            c.sourceExtra = rest.attributes
-            var kids = rest
-            kids.attributes = []
-            r.keep(kids, as: "source")
+            c.sourceExtra = r.keepChildren(of: s)
         }
         if let p = r.child("protocol", where: { $0.has("type") }) { c.protocolType = p.attr("type"); r.keep(p) }
         if let l = r.child("log", where: { $0.has("file") }) {
