@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "corral", dependencies: [
-            "DomainXML", "Hypervisor", "QEMUDriver", "TestDriver", "RemoteProtocol",
+            "DomainXML", "Hypervisor", "QEMUDriver", "TestDriver", "RemoteProtocol", "GuestFS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),

@@ -540,3 +540,19 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+extension Ext4Filesystem {
+    /// From the superblock's counters. Linux also subtracts the metadata overhead it computes when
+    /// s_overhead_clusters is 0 and sums the group descriptors' free counts.
+    public func statfs() throws(GuestFSError) -> FilesystemUsage {
+        let sb = try device.read(at: Ext4Superblock.offset, count: 1024)
+        let is64 = superblock.featureIncompat & Ext4Superblock.incompat64bit != 0
+        let free = UInt64(sb.le32(0x0C)) | (is64 ? UInt64(sb.le32(0x158)) << 32 : 0)
+        let reserved = UInt64(sb.le32(0x08)) | (is64 ? UInt64(sb.le32(0x154)) << 32 : 0)
+        let overhead = min(UInt64(sb.le32(0x248)), blocksCount)
+        let freeBlocks = min(free, blocksCount - overhead)
+        return FilesystemUsage(blockSize: UInt64(blockSize), blocks: blocksCount - overhead, freeBlocks: freeBlocks,
+                               availableBlocks: freeBlocks > reserved ? freeBlocks - reserved : 0,
+                               files: UInt64(superblock.inodesCount), freeFiles: min(UInt64(sb.le32(0x10)), UInt64(superblock.inodesCount)))
+    }
+}

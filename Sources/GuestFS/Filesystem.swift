@@ -61,6 +61,29 @@ public struct DirEntry: Sendable, Equatable {
     }
 }
 
+/// Space and inode counts as statvfs(2) reports them for the mounted filesystem, which is what
+/// df and virt-df print: size = blocks × blockSize, used = (blocks − freeBlocks) × blockSize,
+/// available = availableBlocks × blockSize.
+public struct FilesystemUsage: Sendable, Equatable {
+    /// f_frsize.
+    public var blockSize: UInt64
+    /// f_blocks: the kernel's count, which for ext4 excludes metadata overhead.
+    public var blocks: UInt64
+    /// f_bfree.
+    public var freeBlocks: UInt64
+    /// f_bavail: free blocks an unprivileged user may use (reserved blocks excluded).
+    public var availableBlocks: UInt64
+    /// f_files and f_ffree (0 for filesystems without inode counts, as Linux reports).
+    public var files: UInt64
+    public var freeFiles: UInt64
+
+    public init(blockSize: UInt64, blocks: UInt64, freeBlocks: UInt64, availableBlocks: UInt64,
+                files: UInt64, freeFiles: UInt64) {
+        self.blockSize = blockSize; self.blocks = blocks; self.freeBlocks = freeBlocks
+        self.availableBlocks = availableBlocks; self.files = files; self.freeFiles = freeFiles
+    }
+}
+
 /// A mounted, read-only filesystem addressed by inode numbers. Implementations validate everything
 /// they read from the device and throw `GuestFSError` naming the structure on corruption.
 public protocol Filesystem: Sendable {
@@ -76,6 +99,8 @@ public protocol Filesystem: Sendable {
     func read(_ inode: UInt64, at offset: UInt64, count: Int) throws(GuestFSError) -> [UInt8]
     /// The raw target of a symbolic link.
     func readlink(_ inode: UInt64) throws(GuestFSError) -> [UInt8]
+    /// What statvfs(2) would report with the filesystem mounted read-only by Linux.
+    func statfs() throws(GuestFSError) -> FilesystemUsage
 }
 
 /// Bounds-checked little-endian reads: out-of-range offsets yield 0 instead of trapping. Callers

@@ -58,6 +58,11 @@ func corralMain() async -> Int32 {
         return 1
     }
 
+    // `corral guest ...`: the libguestfs-like host tools, with their own flags.
+    if options.command.first == "guest" {
+        return await GuestTool.run(Array(options.command.dropFirst()), uri: options.connect)
+    }
+
     let shell = Shell(uri: options.connect ?? ConnectionURI.defaultURI(), readOnly: options.readonly,
                       quiet: options.quiet, escapeChar: options.escape)
     defer { shell.flush() }
