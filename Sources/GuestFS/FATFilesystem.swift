@@ -296,7 +296,51 @@ public final class FATFilesystem: Filesystem, @unchecked Sendable {
         let cached = directories[ino]
         lock.unlock()
         if let cached { return cached }
-        // Byte ranges of the directory on the device, in order.
+        let (data, positions) = try directoryBytes(ino)
+        let size = UInt64(data.count)
+        var dir = Directory()
+        dir.size = size
+        var raws: [(UInt64, [UInt8])] = []
+        var segment = 0
+        Self.parse(data) { k, name, short, e in
+            while segment + 1 < positions.count && positions[segment + 1].index <= k { segment += 1 }
+            let ino = (positions[segment].offset + UInt64(k - positions[segment].index) * 32) / 32
+            if e[11] & 0x10 != 0 { dir.subdirectories += 1 }
+            guard let name, name != [0x2E], name != [0x2E, 0x2E] else { return }
+            raws.append((ino, e))
+            dir.entries.append(DirEntry(nameBytes: name, inode: ino, type: e[11] & 0x10 != 0 ? .directory : .regular))
+            let key = FATNames.foldKey(name), shortKey = FATNames.foldKey(short)
+            if dir.index[key] == nil { dir.index[key] = ino }
+            if dir.index[shortKey] == nil { dir.index[shortKey] = ino }
+        }
+        lock.lock()
+        if rawEntries.count + raws.count > Self.maxCachedEntries {
+            rawEntries.removeAll(keepingCapacity: true)
+            directories.removeAll(keepingCapacity: true)
+        }
+        for (i, e) in raws { rawEntries[i] = e }
+        directories[ino] = dir
+        lock.unlock()
+        return dir
+    }
+
+    /// The 11-byte volume label stored as an entry of the root directory, found as blkid finds it:
+    /// the first live entry with the volume attribute (not a long-name slot, not a directory, no
+    /// clusters) before the end-of-directory mark. Volumes relabelled by Windows keep "NO NAME" in
+    /// the boot sector and the label only here.
+    public func rootDirectoryLabel() throws(GuestFSError) -> [UInt8]? {
+        let data = try directoryBytes(rootInode).0
+        for k in 0..<(data.count / 32) {
+            let e = Array(data[(k * 32)..<(k * 32 + 32)])
+            if e[0] == 0 { break }
+            if e[0] == 0xE5 || e.le16(20) != 0 || e.le16(26) != 0 || e[11] & 0x3F == 0x0F { continue }
+            if e[11] & 0x18 == 0x08 { return Array(e[0..<11]) }
+        }
+        return nil
+    }
+
+    /// A directory's bytes and where its pieces lie on the device (entry index → byte offset).
+    private func directoryBytes(_ ino: UInt64) throws(GuestFSError) -> ([UInt8], [(index: Int, offset: UInt64)]) {
         var segments: [(offset: UInt64, length: UInt64)] = []
         var size: UInt64 = 0
         if ino == rootInode && boot.kind != .fat32 {
@@ -331,30 +375,7 @@ public final class FATFilesystem: Filesystem, @unchecked Sendable {
             positions.append((data.count / 32, s.offset))
             data += try device.read(at: s.offset, count: Int(s.length))
         }
-        var dir = Directory()
-        dir.size = size
-        var raws: [(UInt64, [UInt8])] = []
-        var segment = 0
-        Self.parse(data) { k, name, short, e in
-            while segment + 1 < positions.count && positions[segment + 1].index <= k { segment += 1 }
-            let ino = (positions[segment].offset + UInt64(k - positions[segment].index) * 32) / 32
-            if e[11] & 0x10 != 0 { dir.subdirectories += 1 }
-            guard let name, name != [0x2E], name != [0x2E, 0x2E] else { return }
-            raws.append((ino, e))
-            dir.entries.append(DirEntry(nameBytes: name, inode: ino, type: e[11] & 0x10 != 0 ? .directory : .regular))
-            let key = FATNames.foldKey(name), shortKey = FATNames.foldKey(short)
-            if dir.index[key] == nil { dir.index[key] = ino }
-            if dir.index[shortKey] == nil { dir.index[shortKey] = ino }
-        }
-        lock.lock()
-        if rawEntries.count + raws.count > Self.maxCachedEntries {
-            rawEntries.removeAll(keepingCapacity: true)
-            directories.removeAll(keepingCapacity: true)
-        }
-        for (i, e) in raws { rawEntries[i] = e }
-        directories[ino] = dir
-        lock.unlock()
-        return dir
+        return (data, positions)
     }
 
     /// Walks directory bytes the way Linux's __fat_readdir and fat_parse_long do, calling `body`

@@ -76,7 +76,10 @@ public func detectFilesystem(_ device: any BlockDevice) -> FilesystemSignature {
             let serial = fat32 ? boot.le32(67) : boot.le32(39)
             let s = String(serial >> 16, radix: 16, uppercase: true).leftPad(4) + "-"
                 + String(serial & 0xFFFF, radix: 16, uppercase: true).leftPad(4)
-            let label = text(fat32 ? boot.bytes(71, 11) : boot.bytes(43, 11))
+            // Like blkid, the root directory's label entry wins over the boot sector's copy.
+            let rootLabel = (try? FATFilesystem(device: device).rootDirectoryLabel()).flatMap { $0 }.flatMap(text)
+            let bootLabel = text(fat32 ? boot.bytes(71, 11) : boot.bytes(43, 11))
+            let label = rootLabel.flatMap { $0 == "NO NAME" ? nil : $0 } ?? bootLabel
             return FilesystemSignature(type: "vfat", label: label == "NO NAME" ? nil : label, uuid: s)
         }
     }

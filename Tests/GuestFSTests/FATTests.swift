@@ -134,7 +134,7 @@ enum FATFixture {
         #expect(try vfs.readFile(deep.uppercased()) == Array("bottom\n".utf8))
         #expect(try vfs.readdir("/many").count == 2000)
         #expect(try vfs.readFile("/many/N1234 LONG NAME.TXT") == Array("1234\n".utf8))
-        #expect(throws: GuestFSError("fat: inode 1 is not a symbolic link (FAT has none)")) { try vfs.readlink("/") }
+        #expect(throws: GuestFSError("fat: inode 1 is not a symbolic link (FAT has none)")) { try FATFixture.open("fat32.img").readlink(1) }
     }
 
     @Test(arguments: ["fat12", "fat16", "fat32"])
@@ -162,11 +162,33 @@ enum FATFixture {
         #expect(try vfs.readFile("/frag/big.bin") == FATFixture.vfs("fat32.img").readFile("/frag/big.bin"))
     }
 
+    @Test func labelFromTheRootDirectoryWinsAsInBlkid() throws {
+        var bytes = try ImageFixtures.bytes("fat12.img")
+        let fs = try FATFixture.open("fat12.img")
+        #expect(try fs.rootDirectoryLabel() == Array("FAT12      ".utf8))
+        // Relabelled the Windows way: the boot sector says NO NAME, the root entry has the label.
+        bytes.replaceSubrange(43..<54, with: Array("NO NAME    ".utf8))
+        let root = Int(fs.boot.rootDirOffset)
+        let entry = try #require((0..<16).map { root + $0 * 32 }.first { bytes[$0 + 11] == 0x08 })
+        bytes.replaceSubrange(entry..<(entry + 11), with: Array("ROOT LABEL ".utf8))
+        #expect(detectFilesystem(MemoryDevice(bytes: bytes)).label == "ROOT LABEL")
+        let blkid = "/usr/sbin/blkid"
+        if FileManager.default.isExecutableFile(atPath: blkid) {
+            let dir = try ImageFixtures.scratch("fat-label")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try ImageFixtures.write(bytes, to: dir + "/relabelled.img")
+            let out = try ext4TestShell("\(blkid) -p -o value -s LABEL \"$1\"", [dir + "/relabelled.img"])
+            #expect(out == "ROOT LABEL\n")
+        }
+    }
+
     @Test func fatTimesFollowLinux() {
         // Month and day 0 count as 1; 2100 is no leap year; seconds are stored halved.
         #expect(FATFilesystem.time(date: 0, time: 0).seconds == 315_532_800)
         #expect(FATFilesystem.time(date: 41 << 9 | 3 << 5 | 4, time: 5 << 11 | 6 << 5 | 4).seconds == 1_614_834_368)
         #expect(FATFilesystem.time(date: 120 << 9 | 3 << 5 | 1, time: 0).seconds == 4_107_542_400)  // 2100-03-01
-        #expect(FATFilesystem.time(date: 0xFFFF, time: 0xFFFF).seconds > 4_354_819_198)
+        // Out-of-range fields are not clamped: month 15 adds no days (Linux's table ends in zeros),
+        // hour 31, minute 63 and second 62 simply add up: 2107-01-31 + 31:63:62.
+        #expect(FATFilesystem.time(date: 0xFFFF, time: 0xFFFF).seconds == 4_325_990_642)
     }
 }
