@@ -180,7 +180,7 @@ public final class FATFilesystem: Filesystem, @unchecked Sendable {
         return chain
     }
 
-    /// Reads the chain's clusters `first ..< first + count` (which the caller checked it has).
+    /// Reads `count` bytes at `byteOffset` of the chain's data (the caller checked the chain is long enough).
     private func readClusters(_ chain: Chain, from byteOffset: UInt64, count: Int) throws(GuestFSError) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count)
