@@ -65,8 +65,9 @@ enum Ext4Fixture {
 
     /// The source tree, built once per test run.
     static let source: Result<String, any Error> = Result {
-        // Fixed names: each run replaces the previous run's tree and images instead of adding to them.
-        let dir = NSTemporaryDirectory() + "ext4-fixture"
+        // Fixed names inside this checkout's .build: each run replaces the previous run's tree and
+        // images instead of adding to them, and other checkouts' runs cannot overwrite them.
+        let dir = ImageFixtures.root + "/.build/ext4-fixture"
         try? FileManager.default.removeItem(atPath: dir)
         try ext4TestShell("""
             set -e
@@ -143,7 +144,7 @@ enum Ext4Fixture {
         imageLock.lock(); defer { imageLock.unlock() }
         if let path = images[variant.name] { return path }
         let src = try source.get()
-        let path = NSTemporaryDirectory() + "ext4-fixture-\(variant.name).img"
+        let path = ImageFixtures.root + "/.build/ext4-fixture-\(variant.name).img"
         try? FileManager.default.removeItem(atPath: path)
         try ext4TestShell("mke2fs -q -F \(variant.options) -N 8000 -L test-\(variant.name) "
             + "-U 01234567-89ab-cdef-0123-456789abcdef -d \"$1\" \"$2\" 96M", [src, path])
