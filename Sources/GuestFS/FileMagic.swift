@@ -60,6 +60,9 @@ public enum FileMagic {
         if b.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) {
             return "Zstandard compressed data (v0.8+), Dictionary ID: None"
         }
+        if b.starts(with: [0x7F, 0x45, 0x4C, 0x46]), let elf = ELF.header(b) { return elf }
+        if b.starts(with: Array("!<arch>\n".utf8)) { return "current ar archive" }
+        for (marker, name) in pemKinds where b.starts(with: Array(marker.utf8)) { return name }
         if let ext = extDescription(b) { return ext }
         if b.count >= 512, b[510] == 0x55, b[511] == 0xAA,
            b[54..<57].elementsEqual("FAT".utf8) || b[82..<87].elementsEqual("FAT32".utf8) {
@@ -68,6 +71,11 @@ public enum FileMagic {
         if let mbr = mbrDescription(b) { return mbr }
         return text(b)
     }
+
+    static let pemKinds = [("-----BEGIN CERTIFICATE-----", "PEM certificate"),
+                           ("-----BEGIN CERTIFICATE REQUEST-----", "PEM certificate request"),
+                           ("-----BEGIN RSA PRIVATE KEY-----", "PEM RSA private key"),
+                           ("-----BEGIN OPENSSH PRIVATE KEY-----", "OpenSSH private key")]
 
     // MARK: Text
 
@@ -79,7 +87,7 @@ public enum FileMagic {
         let encoding: String
         if body.allSatisfy(isASCIIText) && !utf8BOM {
             encoding = "ASCII"
-        } else if validUTF8Text(body) == true {
+        } else if validUTF8Text(body) == true || utf8BOM && validUTF8Text(body) != false {
             encoding = utf8BOM ? "Unicode text, UTF-8 (with BOM)" : "Unicode text, UTF-8"
         } else if body.allSatisfy({ isASCIIText($0) || $0 >= 0xA0 }) {
             encoding = "ISO-8859"
@@ -128,15 +136,15 @@ public enum FileMagic {
         (0x07...0x0D).contains(c) || c == 0x1B || (0x20...0x7E).contains(c)
     }
 
-    /// nil when not valid UTF-8 text; true when valid with at least one multibyte sequence. The
-    /// head may end inside a sequence, which is not held against it.
+    /// false when not UTF-8 text, true when it is with at least one multibyte sequence, nil when
+    /// it is plain ASCII text. The head may end inside a sequence, which is not held against it.
     static func validUTF8Text(_ b: ArraySlice<UInt8>) -> Bool? {
         var i = b.startIndex
         var multibyte = false
         while i < b.endIndex {
             let c = b[i]
             if c < 0x80 {
-                guard isASCIIText(c) else { return nil }
+                guard isASCIIText(c) else { return false }
                 i += 1
                 continue
             }
@@ -145,11 +153,11 @@ public enum FileMagic {
             case 0xC2...0xDF: n = 1
             case 0xE0...0xEF: n = 2
             case 0xF0...0xF4: n = 3
-            default: return nil
+            default: return false
             }
             // A sequence cut off by the end of the head is not held against the text.
             for k in 1...n where i + k < b.endIndex {
-                guard b[i + k] & 0xC0 == 0x80 else { return nil }
+                guard b[i + k] & 0xC0 == 0x80 else { return false }
             }
             multibyte = true
             i += n + 1

@@ -13,6 +13,34 @@ enum ELF {
     static let maxEntries = 4096
     static let maxNoteBytes = 1 << 16
 
+    /// The header fields alone, as file(1) describes an ELF file inside compressed data (where it
+    /// cannot seek to the program and section headers).
+    static func header(_ head: [UInt8]) -> String? {
+        guard head.count >= 52, head[4] == 1 || head[4] == 2, head[5] == 1 || head[5] == 2 else { return nil }
+        let r = Reader(msb: head[5] == 2)
+        let h = Header(is64: head[4] == 2, msb: head[5] == 2, type: r.u16(head, 16), machine: r.u16(head, 18),
+                       flags: r.u32(head, head[4] == 2 ? 48 : 36), phoff: 0, phentsize: 0, phnum: 0,
+                       shoff: 0, shentsize: 0, shnum: 0, shstrndx: 0)
+        return prefix(h, head, pie: false)
+    }
+
+    /// "ELF 64-bit LSB pie executable, x86-64, version 1 (SYSV)".
+    static func prefix(_ h: Header, _ head: [UInt8], pie: Bool) -> String {
+        var s = "ELF \(h.is64 ? 64 : 32)-bit \(h.msb ? "MSB" : "LSB") "
+        switch h.type {
+        case 1: s += "relocatable"
+        case 2: s += "executable"
+        case 3: s += pie ? "pie executable" : "shared object"
+        case 4: s += "core file"
+        default: s += "*unknown type* 0x\(String(h.type, radix: 16))"
+        }
+        s += ", " + machine(h)
+        let abis: [UInt8: String] = [0: "SYSV", 1: "HP-UX", 2: "NetBSD", 3: "GNU/Linux", 6: "Solaris", 9: "FreeBSD", 12: "OpenBSD"]
+        // file(1) writes "ARM, EABI5 version 1", but "x86-64, version 1".
+        s += (h.machine == 40 && h.flags >> 24 != 0 ? " " : ", ") + "version \(head.byte(6)) (\(abis[head.byte(7)] ?? "unknown"))"
+        return s
+    }
+
     /// nil when the header is too damaged to be an ELF file worth naming.
     static func describe(size: UInt64, head: [UInt8],
                          read: (UInt64, Int) throws(GuestFSError) -> [UInt8]) throws(GuestFSError) -> String? {
@@ -27,7 +55,6 @@ enum ELF {
                        shoff: is64 ? r.u64(head, 40) : UInt64(r.u32(head, 32)),
                        shentsize: Int(r.u16(head, is64 ? 58 : 46)), shnum: Int(r.u16(head, is64 ? 60 : 48)),
                        shstrndx: Int(r.u16(head, is64 ? 62 : 50)))
-        var s = "ELF \(is64 ? 64 : 32)-bit \(msb ? "MSB" : "LSB") "
         let segments = try programHeaders(h, r, size: size, read: read)
         var pie = false, needed = 0
         if let dyn = segments.first(where: { $0.type == 2 }) {
@@ -43,16 +70,7 @@ enum ELF {
                 o += entry
             }
         }
-        switch h.type {
-        case 1: s += "relocatable"
-        case 2: s += "executable"
-        case 3: s += pie ? "pie executable" : "shared object"
-        case 4: s += "core file"
-        default: s += "*unknown type* 0x\(String(h.type, radix: 16))"
-        }
-        s += ", " + machine(h)
-        let abis: [UInt8: String] = [0: "SYSV", 1: "HP-UX", 2: "NetBSD", 3: "GNU/Linux", 6: "Solaris", 9: "FreeBSD", 12: "OpenBSD"]
-        s += " version \(head[6]) (\(abis[head[7]] ?? "unknown"))"
+        var s = prefix(h, head, pie: pie)
         guard h.type != 4 else { return s }
 
         var notes: [String] = []

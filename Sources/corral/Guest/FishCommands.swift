@@ -199,9 +199,9 @@ enum FishCommands {
             try FishFiles.isType(s, a[0], .symlink, follow: false, call: "is_symlink")
         },
         FishCommand("exists", "path", "test if file or directory exists",
-                    "This returns \"true\" if and only if there is a file, directory (or anything) with the given path name; a dangling symbolic link does not count.") { s, a, _ in
+                    "This returns \"true\" if and only if there is a file, directory (or anything, a dangling symbolic link included) with the given path name.") { s, a, _ in
             try s.needRoot("exists", a[0])
-            s.out.write(((try? s.vfs.stat(a[0])) != nil ? "true" : "false") + "\n")
+            s.out.write(((try? s.vfs.lstat(a[0])) != nil ? "true" : "false") + "\n")
         },
         FishCommand("readlink", "path", "read the target of a symbolic link", "This command reads the target of a symbolic link.") { s, a, _ in
             try s.needRoot("readlink", a[0])

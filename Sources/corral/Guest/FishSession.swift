@@ -63,9 +63,9 @@ final class FishSession {
             let target = "/sysroot" + (VFS.components(mountpoint).isEmpty ? "" : canonical(mountpoint))
             switch sig.type {
             case "unknown":
-                throw FishCallError(call, "mount exited with status 32: mount: \(target): wrong fs type, bad option, bad superblock on \(device), missing codepage or helper program, or other error.")
+                throw FishCallError(call, "mount exited with status 32: mount: \(target): wrong fs type, bad option, bad superblock on \(device), missing codepage or helper program, or other error.\n" + Self.dmesgHint)
             case "LVM2_member", "swap":
-                throw FishCallError(call, "mount exited with status 32: mount: \(target): unknown filesystem type '\(sig.type)'.")
+                throw FishCallError(call, "mount exited with status 32: mount: \(target): unknown filesystem type '\(sig.type)'.\n" + Self.dmesgHint)
             default:
                 throw FishCallError(call, "\(device): \(error.message)")
             }
@@ -74,6 +74,9 @@ final class FishSession {
         mounted.append(FishMount(device: device, path: path, filesystem: filesystem))
         vfs.mount(filesystem, at: path)
     }
+
+    /// mount(8)'s second line, part of the message libguestfs passes on.
+    static let dmesgHint = "       dmesg(1) may have more information after failed mount system call."
 
     func umountAll() {
         mounted.removeAll()
