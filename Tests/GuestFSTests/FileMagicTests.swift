@@ -31,7 +31,9 @@ struct FileMagicTests {
                       "/usr/share/common-licenses/GPL-3", "/etc/ssl/certs/ca-certificates.crt"])
     func hostFiles(_ path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { return }
-        #expect(try Self.ours(path) == Self.hostFile(path))
+        // file(1) without -L names a symlink as such; the contents are what is compared.
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        #expect(try Self.ours(real) == Self.hostFile(real))
     }
 
     @Test func madeUpFiles() throws {
@@ -44,7 +46,7 @@ struct FileMagicTests {
             "bom": [0xEF, 0xBB, 0xBF] + Array("bom\n".utf8), "utf8": Array("héllo\n".utf8),
             "py": Array("#!/usr/bin/env python3\nprint(1)\n".utf8), "bash": Array("#!/bin/bash\necho\n".utf8),
             "esc": Array("esc\u{1b}[0m\n".utf8), "nonl": Array("no end".utf8), "binary": (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7919) },
-            "extended": [0x41, 0x85, 0x42, 0x0A],
+            "extended": [0x41, 0x81, 0x42, 0x0A],
         ]
         var mbr = [UInt8](repeating: 0, count: 1024)
         mbr[446] = 0x80; mbr[446 + 4] = 0x83; mbr[446 + 8] = 0x00; mbr[446 + 9] = 0x08; mbr[446 + 12] = 0x00; mbr[446 + 13] = 0x10
