@@ -191,21 +191,24 @@ enum FishFiles {
     static func head(_ s: FishSession, _ n: Int, _ path: String, call: String) throws {
         try s.needRoot(call, path)
         guard n != 0 else { return }
-        var out: [[UInt8]] = []
+        var kept = 0
+        // All but the last -n lines: the newest -n lines are held back.
+        var held = LineRing(capacity: n < 0 ? -n : 0)
         try lines(s, path, call: call, command: "head -n \(n)") { line in
-            out.append(line)
-            if n > 0 { return out.count < n }
-            // All but the last -n lines: hold -n lines back.
-            if out.count > -n { s.out.write(bytes: out.removeFirst() + [0x0A]) }
+            if n > 0 {
+                s.out.write(bytes: line + [0x0A])
+                kept += 1
+                return kept < n
+            }
+            if let old = held.push(line) { s.out.write(bytes: old + [0x0A]) }
             return true
         }
-        if n > 0 { for l in out { s.out.write(bytes: l + [0x0A]) } }
     }
 
     static func tail(_ s: FishSession, _ n: Int, _ path: String, call: String) throws {
         try s.needRoot(call, path)
         guard n != 0 else { return }
-        var ring: [[UInt8]] = []
+        var ring = LineRing(capacity: max(n, 0))
         var number = 0
         try lines(s, path, call: call, command: n > 0 ? "tail -n \(n)" : "tail -n +\(-n)") { line in
             number += 1
@@ -213,12 +216,31 @@ enum FishFiles {
                 // From line -n on.
                 if number >= -n { s.out.write(bytes: line + [0x0A]) }
             } else {
-                ring.append(line)
-                if ring.count > n { ring.removeFirst() }
+                _ = ring.push(line)
             }
             return true
         }
-        for l in ring { s.out.write(bytes: l + [0x0A]) }
+        for l in ring.contents { s.out.write(bytes: l + [0x0A]) }
+    }
+
+    /// The last `capacity` lines seen; push returns the line that falls out.
+    struct LineRing {
+        let capacity: Int
+        private var slots: [[UInt8]] = []
+        private var start = 0
+
+        init(capacity: Int) { self.capacity = capacity }
+
+        mutating func push(_ line: [UInt8]) -> [UInt8]? {
+            guard capacity > 0 else { return line }
+            if slots.count < capacity { slots.append(line); return nil }
+            let old = slots[start]
+            slots[start] = line
+            start = (start + 1) % capacity
+            return old
+        }
+
+        var contents: [[UInt8]] { Array(slots[start...] + slots[..<start]) }
     }
 
     static func stat(_ s: FishSession, _ path: String, follow: Bool, ns: Bool) throws {
