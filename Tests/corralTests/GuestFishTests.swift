@@ -129,6 +129,17 @@ private enum FishFixtures {
             """)
     }
 
+    @Test func hexdumpLikeHexdumpC() throws {
+        let r = try FishFixtures.script("hexdump /data/nonl.txt\nhexdump /var/log/empty.log\n")
+        #expect(r.out == """
+            00000000  6e 6f 20 6e 65 77 6c 69  6e 65 20 61 74 20 74 68  |no newline at th|
+            00000010  65 20 65 6e 64                                    |e end|
+            00000015
+
+
+            """)
+    }
+
     @Test func headAndTailDefaults() throws {
         let r = try FishFixtures.script("head /data/lines.txt\ntail /data/lines.txt\n")
         #expect(r.out == (1...10).map { "line \($0)\n" }.joined() + (16...25).map { "line \($0)\n" }.joined())

@@ -152,6 +152,9 @@ enum FishCommands {
                     "Return the contents of the file named \"path\". Like guestfish, output stops at the first zero byte: use download for binary files.") { s, a, _ in
             try FishFiles.cat(s, a[0])
         },
+        FishCommand("hexdump", "path", "dump a file in hexadecimal", "This shows the file as \"hexdump -C\" does.") { s, a, _ in
+            try FishFiles.hexdump(s, a[0])
+        },
         FishCommand("download", "remotefilename (filename|-)", "download a file to the local machine",
                     "Download file (or device) remotefilename and save it as filename on the local machine; \"-\" writes it to standard output.",
                     arity: 2...2) { s, a, _ in try FishFiles.download(s, a[0], a[1]) },

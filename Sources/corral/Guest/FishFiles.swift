@@ -111,17 +111,51 @@ enum FishFiles {
     /// guestfs_cat returns a C string: output ends at the first zero byte, then a newline.
     static func cat(_ s: FishSession, _ path: String) throws {
         try s.needRoot("download", path)
-        var stopped = false
         try stream(s, path, call: "download") { chunk in
-            guard !stopped else { return }
-            if let zero = chunk.firstIndex(of: 0) {
-                s.out.write(bytes: Array(chunk[..<zero]))
-                stopped = true
-            } else {
-                s.out.write(bytes: chunk)
-            }
+            guard let zero = chunk.firstIndex(of: 0) else { s.out.write(bytes: chunk); return true }
+            s.out.write(bytes: Array(chunk[..<zero]))
+            return false
         }
         s.out.write("\n")
+    }
+
+    /// `hexdump -C` (guestfish prints its output and a newline): repeated lines as one "*".
+    static func hexdump(_ s: FishSession, _ path: String) throws {
+        try s.needRoot("hexdump", path)
+        var offset: UInt64 = 0
+        var line: [UInt8] = []
+        var previous: [UInt8]?
+        var starred = false
+        func emit(_ bytes: [UInt8]) {
+            if bytes.count == 16, bytes == previous {
+                if !starred { s.out.write("*\n"); starred = true }
+            } else {
+                starred = false
+                var hex = ""
+                for (i, b) in bytes.enumerated() {
+                    hex += (b < 16 ? "0" : "") + String(b, radix: 16) + " " + (i == 7 ? " " : "")
+                }
+                let ascii = String(bytes.map { (0x20...0x7E).contains($0) ? Character(UnicodeScalar($0)) : "." })
+                s.out.write(hexOffset(offset) + "  " + hex.padding(toLength: 49, withPad: " ", startingAt: 0) + " |" + ascii + "|\n")
+            }
+            previous = bytes
+            offset += UInt64(bytes.count)
+        }
+        try stream(s, path, call: "hexdump") { chunk in
+            for b in chunk {
+                line.append(b)
+                if line.count == 16 { emit(line); line.removeAll(keepingCapacity: true) }
+            }
+            return true
+        }
+        if !line.isEmpty { emit(line) }
+        if offset > 0 { s.out.write(hexOffset(offset) + "\n") }
+        s.out.write("\n")
+    }
+
+    static func hexOffset(_ v: UInt64) -> String {
+        let h = String(v, radix: 16)
+        return h.count >= 8 ? h : String(repeating: "0", count: 8 - h.count) + h
     }
 
     static func download(_ s: FishSession, _ remote: String, _ local: String) throws {
@@ -148,18 +182,28 @@ enum FishFiles {
             return
         }
         try s.needRoot("download", remote)
-        try stream(s, remote, call: "download", sink)
+        try stream(s, remote, call: "download") { sink($0); return true }
     }
 
-    /// Streams a guest file; directories and other non-files fail as the daemon's download does.
-    static func stream(_ s: FishSession, _ path: String, call: String, _ body: ([UInt8]) -> Void) throws {
+    /// Streams a guest file until `body` returns false; directories and other non-files fail as
+    /// the daemon's download does.
+    static func stream(_ s: FishSession, _ path: String, call: String, _ body: ([UInt8]) -> Bool) throws {
         let st: FileStat
         do { st = try s.vfs.stat(path) } catch { throw FishSession.pathError(call, nil, path, error) }
         guard st.type == .regular else {
             throw FishCallError(call, st.type == .directory ? "\(path): is a directory" : "\(path): not a regular file")
         }
-        do { try s.vfs.readFile(path) { body($0) } } catch { throw FishCallError(call, "\(path): \(error.message)") }
+        var going = true
+        do {
+            try s.vfs.readFile(path) { (chunk: [UInt8]) throws(GuestFSError) in
+                // readFile has no early exit: the rest of the file is skipped by throwing.
+                if going, !body(chunk) { going = false; throw GuestFSError(Self.stopped) }
+            }
+        } catch where error.message == Self.stopped {
+        } catch { throw FishCallError(call, "\(path): \(error.message)") }
     }
+
+    private static let stopped = "\u{0}stopped"
 
     /// The lines of a regular file, streamed; `body` returns false to stop early.
     static func lines(_ s: FishSession, _ path: String, call: String, command: String, _ body: ([UInt8]) -> Bool) throws {
