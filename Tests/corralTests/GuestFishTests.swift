@@ -137,6 +137,7 @@ private enum FishFixtures {
             00000015
 
 
+
             """)
     }
 
