@@ -58,6 +58,10 @@ struct GuestFish: GuestSubcommand {
             out.flush()
             FileHandle.standardError.write(Data((e.text.hasSuffix("\n") ? e.text : e.text + "\n").utf8))
             code = 1
+        } catch let e as FishCallError {
+            out.flush()
+            FileHandle.standardError.write(Data((FishShell.callErrorText(e, location: nil) + "\n").utf8))
+            code = 1
         }
         out.flush()
         if code != 0 { throw ExitCode(code) }

@@ -141,7 +141,10 @@ final class FishSession {
                 """)
         }
         var errors = 0
-        for m in Self.fstabOrder(os).sorted(by: { $0.path.utf8.count < $1.path.utf8.count }) {
+        var planned = Self.fstabOrder(os)
+        // An fstab without a "/" line still has the root it was found on.
+        if !planned.contains(where: { $0.path == "/" }) { planned.append((path: "/", device: os.root)) }
+        for m in planned.sorted(by: { $0.path.utf8.count < $1.path.utf8.count }) {
             do { try mount(m.device, at: m.path, call: "mount_ro") } catch {
                 if m.path == "/" { throw error }
                 errors += 1
