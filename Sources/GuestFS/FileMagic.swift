@@ -77,6 +77,18 @@ public enum FileMagic {
                            ("-----BEGIN RSA PRIVATE KEY-----", "PEM RSA private key"),
                            ("-----BEGIN OPENSSH PRIVATE KEY-----", "OpenSSH private key")]
 
+    /// Strings taken from the file, as file(1) prints them: non-printable bytes as \ooo escapes.
+    static func printable(_ bytes: some Sequence<UInt8>) -> String {
+        var s = ""
+        for b in bytes {
+            if (0x20...0x7E).contains(b) { s.unicodeScalars.append(UnicodeScalar(b)) } else {
+                let o = String(b, radix: 8)
+                s += "\\" + String(repeating: "0", count: 3 - o.count) + o
+            }
+        }
+        return s
+    }
+
     // MARK: Text
 
     /// file's ascmagic: the encoding, then script interpreters, then line-terminator notes.
@@ -183,7 +195,7 @@ public enum FileMagic {
         case "awk", "gawk": return "awk or perl script"
         default:
             if name.hasPrefix("python") { return "Python script" }
-            return "a \(words.joined(separator: " ")) script"
+            return "a \(printable(words.joined(separator: " ").utf8)) script"
         }
     }
 
@@ -199,7 +211,7 @@ public enum FileMagic {
         if flags & 0x08 != 0 {
             let start = pos
             while pos < b.count, b[pos] != 0 { pos += 1 }
-            attrs.append("was \"\(String(decoding: b.bytes(start, pos - start), as: UTF8.self))\"")
+            attrs.append("was \"\(printable(b.bytes(start, min(pos - start, 256))))\"")
             pos += 1
         }
         if flags & 0x10 != 0 {
@@ -264,7 +276,7 @@ public enum FileMagic {
               let sb = try? Ext4Superblock(Array(b[1024..<2048])) else { return nil }
         var s = "Linux rev \(b.le32(0x44C)).\(b.le16(0x43E)) \(sb.kind) filesystem data"
         if let uuid = sb.uuidString { s += ", UUID=" + uuid }
-        if let label = sb.label, !label.isEmpty { s += ", volume name \"\(label)\"" }
+        if let label = sb.label, !label.isEmpty { s += ", volume name \"\(printable(label.utf8))\"" }
         let incompat = b.le32(0x460), roCompat = b.le32(0x464)
         if incompat & 0x4 != 0 { s += " (needs journal recovery)" }
         if b.le16(0x43A) & 0x2 != 0 { s += " (errors)" }

@@ -82,7 +82,7 @@ enum ELF {
             }
             if let interp {
                 let raw = try bounded(interp.offset, min(interp.filesz, 4096), size: size, read: read)
-                s += ", interpreter " + String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                s += ", interpreter " + FileMagic.printable(raw.prefix { $0 != 0 })
             }
             for seg in segments where seg.type == 4 {
                 notes += parseNotes(try bounded(seg.offset, seg.filesz, size: size, read: read), r, align: seg.align == 8 ? 8 : 4)
@@ -203,7 +203,7 @@ enum ELF {
                 let osName = Int(r.u32(desc, 0)) < os.count ? os[Int(r.u32(desc, 0))] : "<unknown>"
                 out.append("for \(osName) \(r.u32(desc, 4)).\(r.u32(desc, 8)).\(r.u32(desc, 12))")
             } else if name == Array("Go".utf8) && type == 4 {
-                out.append("Go BuildID=" + String(decoding: desc.prefix { $0 != 0 }, as: UTF8.self))
+                out.append("Go BuildID=" + FileMagic.printable(desc.prefix { $0 != 0 }))
             }
             o = descAt + padded(descsz)
         }
