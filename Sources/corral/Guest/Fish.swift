@@ -147,12 +147,11 @@ struct FishShell {
 
     func runInteractive(banner: String) -> Int32 {
         out.write(banner)
-        var number = 0
         while !session.quit {
             out.write("><fs> ")
             out.flush()
             guard let line = readLine(strippingNewline: true) else { break }
-            number += 1
+            // At the prompt errors carry no location and never end the session.
             _ = runLine(line, location: nil, exitOnError: false)
         }
         out.write("\n")
