@@ -8,7 +8,9 @@ import Hypervisor
 // Not shell commands: they stream large outputs straight to stdout, and take libguestfs's flags.
 
 enum GuestTool {
-    static let subcommands: [any GuestSubcommand.Type] = []
+    static let subcommands: [any GuestSubcommand.Type] = [
+        GuestFish.self,
+    ]
 
     /// Runs `corral guest ARGS...`; `uri` is the global `-c`, used by `-d` unless the subcommand has its own.
     static func run(_ args: [String], uri: String?) async -> Int32 {
@@ -39,6 +41,10 @@ enum GuestTool {
             try await command.run(globalURI: uri, out: out)
             out.flush()
             return 0
+        } catch let code as ExitCode {
+            // A subcommand that already reported its failures (guestfish scripts) sets the status.
+            out.flush()
+            return code.rawValue
         } catch {
             out.flush()
             GuestOutput.error(name, GuestOutput.describe(error))
