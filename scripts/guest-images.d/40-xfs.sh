@@ -30,7 +30,7 @@ for i in reversed(range(1200)):
     os.pwrite(fd, (b'frag%06d' % i) * 409 + b'x' * 6, i * 8192)
     os.fdatasync(fd)
 os.close(fd)" "$d/data/frag"
-    ln -s hello.txt "$d/links/short"
+    ln -s ../hello.txt "$d/links/short"
     ln -s "/$(printf 'long-component-%03d/' $(seq 1 50))end" "$d/links/long"
     ln "$d/hello.txt" "$d/links/hard1"; ln "$d/hello.txt" "$d/links/hard2"
     echo "ünïcödé" > "$d/tïmé/日本語.txt"
