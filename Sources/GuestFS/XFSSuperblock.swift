@@ -149,7 +149,7 @@ public struct XFSSuperblock: Sendable, Equatable {
         guard !internalLog || UInt64(logBlocks) < dataBlocks else {
             throw GuestFSError("xfs: superblock: internal log of \(logBlocks) blocks exceeds the filesystem")
         }
-        guard b.be16(100) & 0x10 != 0 || isV5 else {
+        guard b.be16(100) & 0x20 != 0 || isV5 else {
             // Without the NLINK feature inodes are version 1 (16-bit link counts); mkfs stopped
             // creating those in 2007 and Linux 5.x refuses them.
             throw GuestFSError("xfs: version 4 superblock without 32-bit link counts (v1 inodes) is not supported")

@@ -40,16 +40,50 @@ os.close(fd)" "$d/data/frag"
     touch -h -d '2100-01-02 03:04:05.123456789 UTC' "$d/tïmé/日本語.txt"
     touch -h -d '1950-06-07 08:09:10.5 UTC' "$d/small/f1"
 }
-if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && command -v mkfs.xfs >/dev/null && mkdir -p xfsmnt \
-    && truncate -s 320M xfs.raw && mkfs.xfs -q -f -L corralxfs xfs.raw \
-    && mount -o loop xfs.raw xfsmnt 2>/dev/null; then
+xfs_image() {  # xfs_image NAME MKFS-OPTIONS...: NAME.raw, NAME.qcow2 and the listings, if loop mounts work
+    local name=$1; shift
+    mkdir -p xfsmnt && truncate -s 320M "$name.raw" && mkfs.xfs -q -f "$@" "$name.raw" || return 1
+    mount -o loop "$name.raw" xfsmnt 2>/dev/null || { rm -f "$name.raw"; return 1; }
     xfs_tree xfsmnt
-    (cd xfsmnt && find . -printf '%y %m %n %U %G %s %T@ %p\n' | sort -k8) > xfs-tree.txt
+    (cd xfsmnt && find . -printf '%y %m %n %U %G %s %T@ %p\n' | sort -k8) > "$name-tree.txt"
     umount xfsmnt
     # What Linux's statfs says with the filesystem mounted read-only (f_bsize f_blocks f_bfree f_bavail f_files f_ffree).
-    mount -o loop,ro xfs.raw xfsmnt && stat -f -c '%S %b %f %a %c %d' xfsmnt > xfs.statfs.txt && umount xfsmnt
-    xfs_db -r -c 'sb 0' -c print xfs.raw > xfs.sb.txt
-    fallocate -d xfs.raw  # mkfs zeroes the log: give those blocks back
-    qemu-img convert -O qcow2 -c xfs.raw xfs.qcow2
+    mount -o loop,ro "$name.raw" xfsmnt && stat -f -c '%S %b %f %a %c %d' xfsmnt > "$name.statfs.txt" && umount xfsmnt
+    xfs_db -r -c 'sb 0' -c print "$name.raw" > "$name.sb.txt"
+    fallocate -d "$name.raw"  # keep only nonzero blocks (the 64 MiB log holds the copy's records)
+    qemu-img convert -O qcow2 -c "$name.raw" "$name.qcow2"
+}
+if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && command -v mkfs.xfs >/dev/null; then
+    # As RHEL 9 / Fedora: 4 KiB blocks, bigtime, ftype. Then 1 KiB blocks with 8 KiB directory
+    # blocks (several blocks each), 64-bit extent counters and 32-bit timestamps.
+    xfs_image xfs -L corralxfs && xfs_image xfs-1k -b size=1024 -n size=8192 -m bigtime=0 -i nrext64=1 || true
 fi
 rmdir xfsmnt 2>/dev/null || true
+
+# Version 4 without directory file types (Linux 6.x cannot mount it: mkfs.xfs builds it from a
+# protofile, as `man mkfs.xfs` describes: name, type/setuid/setgid/mode, uid, gid, then the source
+# file, the link target or the device numbers).
+if command -v mkfs.xfs >/dev/null; then
+    mkdir -p xfsv4src
+    echo "hello from xfs v4" > xfsv4src/hello
+    pattern xfs-v4-blob 100 > xfsv4src/blob
+    {
+        echo /dev/null; echo 0 0; echo "d--755 0 0"
+        echo "hello.txt ---644 1000 1001 $PWD/xfsv4src/hello"
+        echo "blob.bin -u-751 0 0 $PWD/xfsv4src/blob"
+        echo "small d--755 0 0"; for i in 1 2 3 4 5; do echo "f$i ---644 0 0 $PWD/xfsv4src/hello"; done; echo '$'
+        echo "block d--700 0 0"; for i in $(seq 1 50); do echo "entry-$i ---600 0 0 $PWD/xfsv4src/hello"; done; echo '$'
+        echo "leaf d--755 0 0"; for i in $(seq 1 400); do echo "leaf-entry-number-$i ---644 0 0 $PWD/xfsv4src/hello"; done; echo '$'
+        echo "links d--755 0 0"
+        echo "short l--777 0 0 ../hello.txt"
+        echo "long l--777 0 0 /$(printf 'long-component-%03d/' $(seq 1 50))end"
+        echo '$'
+        echo "dev d--755 0 0"; echo "null c--666 0 0 1 3"; echo "sda1 b--660 0 6 8 1"; echo "fifo p--644 0 0"; echo '$'
+        echo '$'
+    } > xfsv4.proto
+    truncate -s 320M xfs-v4.raw
+    mkfs.xfs -q -f -m crc=0 -n ftype=0 -L corralv4 -p xfsv4.proto xfs-v4.raw >/dev/null 2>&1
+    xfs_db -r -c 'sb 0' -c print xfs-v4.raw > xfs-v4.sb.txt
+    fallocate -d xfs-v4.raw
+    rm -rf xfsv4src xfsv4.proto
+fi
