@@ -255,3 +255,26 @@ struct XFSVersion4Tests {
         #expect(usage.freeBlocks == (try #require(UInt64(sb["fdblocks"] ?? ""))) - 4 * 8)
     }
 }
+
+@Suite(.enabled(if: ImageFixtures.exists("rhel-xfs.qcow2"), "needs loop mounts and LVM tools"))
+struct XFSGuestLayoutTests {
+    /// GPT with an EFI partition, XFS /boot, and an LVM PV with XFS root: RHEL 9's default layout.
+    @Test func rhelLayout() throws {
+        let guest = try GuestDisks.open([(ImageFixtures.path("rhel-xfs.qcow2"), nil)])
+        #expect(try guest.filesystemCandidates().map(\.name) == ["/dev/sda1", "/dev/sda2", "/dev/rhel/root"])
+        #expect(try detectFilesystem(guest.device(named: "/dev/sda1")).type == "vfat")
+        let bootSig = detectFilesystem(try guest.device(named: "/dev/sda2"))
+        #expect(bootSig.type == "xfs" && bootSig.label == "boot")
+
+        var vfs = VFS()
+        vfs.mount(try openFilesystem(guest.device(named: "/dev/mapper/rhel-root")), at: "/")
+        vfs.mount(try openFilesystem(guest.device(named: "/dev/sda2")), at: "/boot")
+        let osRelease = String(decoding: try vfs.readFile("/etc/os-release"), as: UTF8.self)
+        #expect(osRelease.contains("ID=\"rhel\"") && osRelease.contains("VERSION_ID=\"9.4\""))
+        let fstab = String(decoding: try vfs.readFile("/etc/fstab"), as: UTF8.self)
+        #expect(fstab.contains("UUID=\(bootSig.uuid ?? "?") /boot xfs"))
+        #expect(try vfs.readdir("/boot").map(\.name).sorted() == ["grub2", "vmlinuz-5.14.0-427.13.1.el9_4.x86_64"])
+        #expect(try vfs.readFile("/boot/grub2/grub.cfg") == Array("set default=0\n".utf8))
+        #expect(try vfs.readFile("/root/notes.txt") == Array("root's file\n".utf8))
+    }
+}

@@ -40,6 +40,9 @@ os.close(fd)" "$d/data/frag"
     touch -h -d '2100-01-02 03:04:05.123456789 UTC' "$d/tïmé/日本語.txt"
     touch -h -d '1950-06-07 08:09:10.5 UTC' "$d/small/f1"
 }
+xfs_sparse() {  # mkfs.xfs preallocates the log in the image file: copy it with holes for zeros
+    cp --sparse=always "$1" "$1.sparse" && mv "$1.sparse" "$1"
+}
 xfs_image() {  # xfs_image NAME MKFS-OPTIONS...: NAME.raw, NAME.qcow2 and the listings, if loop mounts work
     local name=$1; shift
     mkdir -p xfsmnt && truncate -s 320M "$name.raw" && mkfs.xfs -q -f "$@" "$name.raw" || return 1
@@ -50,7 +53,7 @@ xfs_image() {  # xfs_image NAME MKFS-OPTIONS...: NAME.raw, NAME.qcow2 and the li
     # What Linux's statfs says with the filesystem mounted read-only (f_bsize f_blocks f_bfree f_bavail f_files f_ffree).
     mount -o loop,ro "$name.raw" xfsmnt && stat -f -c '%S %b %f %a %c %d' xfsmnt > "$name.statfs.txt" && umount xfsmnt
     xfs_db -r -c 'sb 0' -c print "$name.raw" > "$name.sb.txt"
-    fallocate -d "$name.raw"  # keep only nonzero blocks (the 64 MiB log holds the copy's records)
+    xfs_sparse "$name.raw"
     qemu-img convert -O qcow2 -c "$name.raw" "$name.qcow2"
 }
 if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && command -v mkfs.xfs >/dev/null; then
@@ -84,6 +87,70 @@ if command -v mkfs.xfs >/dev/null; then
     truncate -s 320M xfs-v4.raw
     mkfs.xfs -q -f -m crc=0 -n ftype=0 -L corralv4 -p xfsv4.proto xfs-v4.raw >/dev/null 2>&1
     xfs_db -r -c 'sb 0' -c print xfs-v4.raw > xfs-v4.sb.txt
-    fallocate -d xfs-v4.raw
+    xfs_sparse xfs-v4.raw
     rm -rf xfsv4src xfsv4.proto
 fi
+
+# A RHEL 9 layout: GPT with an EFI system partition, XFS /boot, and an LVM PV holding VG "rhel"
+# with LV "root" (XFS). Both filesystems are filled on loop mounts, then copied into place; the LV
+# is described with vgcfgrestore (no device-mapper here). Only the compressed qcow2 is kept.
+rhel_fs() {  # rhel_fs IMAGE LABEL FILL-FUNCTION
+    truncate -s 300M "$1" && mkfs.xfs -q -f -L "$2" "$1" && mount -o loop "$1" xfsmnt && "$3" xfsmnt
+    umount xfsmnt
+}
+rhel_boot() {
+    echo "not a kernel" > "$1/vmlinuz-5.14.0-427.13.1.el9_4.x86_64"; mkdir -p "$1/grub2"
+    echo "set default=0" > "$1/grub2/grub.cfg"
+}
+rhel_root() {
+    mkdir -p "$1/etc" "$1/boot" "$1/root"
+    printf 'NAME="Red Hat Enterprise Linux"\nVERSION="9.4 (Plow)"\nID="rhel"\nVERSION_ID="9.4"\nPRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"\n' > "$1/etc/os-release"
+    echo "Red Hat Enterprise Linux release 9.4 (Plow)" > "$1/etc/redhat-release"
+    printf '/dev/mapper/rhel-root /     xfs  defaults 0 0\nUUID=%s /boot xfs defaults 0 0\n' \
+        "$(blkid -s UUID -o value rhel-boot.xfs)" > "$1/etc/fstab"
+    echo "root's file" > "$1/root/notes.txt"
+}
+if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && [ -f xfs.raw ] && mkdir -p xfsmnt \
+    && rhel_fs rhel-boot.xfs boot rhel_boot && rhel_fs rhel-root.xfs root rhel_root; then
+    truncate -s 680M rhel.raw
+    sgdisk -o -n 1:2048:+16M -t 1:ef00 -c 1:"EFI System Partition" -n 2:0:+300M -t 2:8300 \
+        -n 3:0:0 -t 3:8e00 rhel.raw >/dev/null 2>&1
+    mkfs.vfat -C -n EFI efi.img 16384 >/dev/null && put efi.img rhel.raw 2048
+    P2=$(sgdisk -i 2 rhel.raw | awk '/First sector/ {print $3}')
+    P3=$(sgdisk -i 3 rhel.raw | awk '/First sector/ {print $3}')
+    P3END=$(sgdisk -i 3 rhel.raw | awk '/Last sector/ {print $3}')
+    dd if=rhel-boot.xfs of=rhel.raw bs=512 seek="$P2" conv=notrunc,sparse status=none
+    LR=$(losetup -f --show -o $((P3 * 512)) --sizelimit $(((P3END - P3 + 1) * 512)) rhel.raw)
+    vgcreate -q -s 4M rhel "$LR" >/dev/null
+    vgcfgbackup -q -f rhelvg.txt rhel >/dev/null
+    python3 - <<'PY'
+text = open("rhelvg.txt").read()
+lv = """
+\tlogical_volumes {
+\t\troot {
+\t\t\tid = "rootlv-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa"
+\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]
+\t\t\tflags = []
+\t\t\tsegment_count = 1
+\t\t\tsegment1 {
+\t\t\t\tstart_extent = 0
+\t\t\t\textent_count = 75
+\t\t\t\ttype = "striped"
+\t\t\t\tstripe_count = 1
+\t\t\t\tstripes = ["pv0", 0]
+\t\t\t}
+\t\t}
+\t}
+"""
+i = text.rstrip().rfind("}")
+open("rhelvg2.txt", "w").write(text[:i] + lv + text[i:])
+PY
+    vgcfgrestore -q -f rhelvg2.txt rhel >/dev/null 2>&1
+    PESTART=$(pvs --noheadings --units b --nosuffix -o pe_start "$LR" | tr -d ' ')
+    vgchange -an rhel >/dev/null 2>&1 || true
+    losetup -d "$LR"
+    dd if=rhel-root.xfs of=rhel.raw bs=512 seek=$((P3 + PESTART / 512)) conv=notrunc,sparse status=none
+    qemu-img convert -O qcow2 -c rhel.raw rhel-xfs.qcow2
+fi
+rm -f rhel.raw rhel-boot.xfs rhel-root.xfs efi.img rhelvg.txt rhelvg2.txt
+rmdir xfsmnt 2>/dev/null || true
