@@ -238,7 +238,7 @@ public final class XFSFilesystem: Filesystem, @unchecked Sendable {
     private func bmbtRoot(_ i: XFSInode, _ fork: [UInt8], expected: UInt64, into out: inout [XFSExtent]) throws(GuestFSError) {
         let level = Int(fork.be16(0)), records = Int(fork.be16(2))
         let maxRecords = (fork.count - 4) / 16
-        guard (1...Self.maxBmbtLevels).contains(level), (1...maxRecords).contains(records) else {
+        guard (1...Self.maxBmbtLevels).contains(level), records >= 1, records <= maxRecords else {
             throw GuestFSError("xfs: inode \(i.number): extent B+tree root has level \(level), \(records) records (at most \(Self.maxBmbtLevels) levels, \(maxRecords) records)")
         }
         var visited = Set<UInt64>()
@@ -266,7 +266,7 @@ public final class XFSFilesystem: Filesystem, @unchecked Sendable {
         let header = v5 ? 72 : 24
         let blockLevel = Int(b.be16(4)), records = Int(b.be16(6))
         let maxRecords = (blockSize - header) / 16
-        guard blockLevel == level, (1...maxRecords).contains(records) else {
+        guard blockLevel == level, records >= 1, records <= maxRecords else {
             throw GuestFSError("xfs: inode \(i.number): extent B+tree block \(fsb) has level \(blockLevel) (expected \(level)), \(records) records (at most \(maxRecords))")
         }
         if v5 && b.be64(56) != i.number {

@@ -143,7 +143,7 @@ public struct XFSSuperblock: Sendable, Equatable {
         guard dataBlocks <= full, dataBlocks > full - UInt64(agBlocks) else {
             throw GuestFSError("xfs: superblock: \(dataBlocks) blocks do not fit \(agCount) AGs of \(agBlocks) blocks")
         }
-        guard blockSize << directoryBlockLog <= 65536 else {
+        guard blockLog + directoryBlockLog <= 16 else {
             throw GuestFSError("xfs: superblock: directory block log \(directoryBlockLog) is too large")
         }
         guard !internalLog || UInt64(logBlocks) < dataBlocks else {

@@ -63,6 +63,7 @@ struct XFSHostileTests {
             (8, 1 << 40, 8, "dblocks beyond the device"), (123, 4, 1, "inopblog"), (216, 0x1000_000B, 4, "unknown feature"),
             (216, 0x1B, 4, "needsrepair"), (56, 0, 8, "root inode 0"), (56, 1 << 60, 8, "root inode beyond the AGs"),
             (48, 0xFFFF_FFFF, 8, "log start"), (192, 9, 1, "directory block log"),
+            (192, 64, 1, "directory block log past the shift width"),
         ]
         for (offset, value, width, what) in cases {
             var d = XFSPatchedDevice(base: try Self.base())
@@ -84,6 +85,7 @@ struct XFSHostileTests {
         let patches: [(String, (inout XFSPatchedDevice) -> Void)] = [
             ("root level 12", { $0.put(12, at: root, width: 2) }),
             ("root level 0", { $0.put(0, at: root, width: 2) }),
+            ("attribute fork leaves no room for the root", { $0.put(1, at: at + 82, width: 1) }),
             ("root records beyond the fork", { $0.put(UInt64(maxRecords + 1), at: root + 2, width: 2) }),
             ("two pointers to one leaf", { $0.put(fork.be64(4 + maxRecords * 8), at: ptrs + 8, width: 8) }),
             ("pointer past the device", { $0.put(1 << 50, at: ptrs, width: 8) }),
