@@ -123,6 +123,10 @@ struct XFSHostileTests {
             d.put(value, at: offset, width: width)
             #expect(Self.attempt(d, ["/data/sparse"]) != nil, "\(what)")
         }
+        // Realtime files are refused by name rather than read from the data device.
+        var rt = XFSPatchedDevice(base: try Self.base())
+        rt.put(UInt64(XFSFilesystem.flagRealtime), at: at + 90, width: 2)
+        #expect(Self.attempt(rt, ["/data/sparse"])?.message.contains("realtime device") == true)
         // An inode number whose AG does not exist.
         let fs = try XFSFilesystem(device: Self.base())
         #expect(throws: GuestFSError.self) { try fs.stat(UInt64(1) << 40) }

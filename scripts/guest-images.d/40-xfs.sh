@@ -121,9 +121,10 @@ if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && [ -f xfs.raw ] && mkdir -p xfsmnt \
     P3END=$(sgdisk -i 3 rhel.raw | awk '/Last sector/ {print $3}')
     dd if=rhel-boot.xfs of=rhel.raw bs=512 seek="$P2" conv=notrunc,sparse status=none
     LR=$(losetup -f --show -o $((P3 * 512)) --sizelimit $(((P3END - P3 + 1) * 512)) rhel.raw)
-    vgcreate -q -s 4M rhel "$LR" >/dev/null
-    vgcfgbackup -q -f rhelvg.txt rhel >/dev/null
-    python3 - <<'PY'
+    trap 'vgchange -an rhel >/dev/null 2>&1; losetup -d "$LR" 2>/dev/null' EXIT
+    # A host that has a VG named rhel of its own refuses the name: then there is no such image.
+    vgcreate -q -s 4M rhel "$LR" >/dev/null 2>&1 && vgcfgbackup -q -f rhelvg.txt rhel >/dev/null \
+        && python3 - <<'PY' && vgcfgrestore -q -f rhelvg2.txt rhel >/dev/null 2>&1 && RHELVG=ok || RHELVG=
 text = open("rhelvg.txt").read()
 lv = """
 \tlogical_volumes {
@@ -145,12 +146,13 @@ lv = """
 i = text.rstrip().rfind("}")
 open("rhelvg2.txt", "w").write(text[:i] + lv + text[i:])
 PY
-    vgcfgrestore -q -f rhelvg2.txt rhel >/dev/null 2>&1
-    PESTART=$(pvs --noheadings --units b --nosuffix -o pe_start "$LR" | tr -d ' ')
+    PESTART=$(pvs --noheadings --units b --nosuffix -o pe_start "$LR" 2>/dev/null | tr -d ' ') || PESTART=
     vgchange -an rhel >/dev/null 2>&1 || true
-    losetup -d "$LR"
-    dd if=rhel-root.xfs of=rhel.raw bs=512 seek=$((P3 + PESTART / 512)) conv=notrunc,sparse status=none
-    qemu-img convert -O qcow2 -c rhel.raw rhel-xfs.qcow2
+    losetup -d "$LR"; trap - EXIT
+    if [ -n "$RHELVG" ] && [ -n "$PESTART" ]; then
+        dd if=rhel-root.xfs of=rhel.raw bs=512 seek=$((P3 + PESTART / 512)) conv=notrunc,sparse status=none
+        qemu-img convert -O qcow2 -c rhel.raw rhel-xfs.qcow2
+    fi
 fi
 rm -f rhel.raw rhel-boot.xfs rhel-root.xfs efi.img rhelvg.txt rhelvg2.txt
 rmdir xfsmnt 2>/dev/null || true
