@@ -154,6 +154,9 @@ public struct XFSSuperblock: Sendable, Equatable {
             // creating those in 2007 and Linux 5.x refuses them.
             throw GuestFSError("xfs: version 4 superblock without 32-bit link counts (v1 inodes) is not supported")
         }
+        guard b[126] == 0 else {
+            throw GuestFSError("xfs: superblock marks mkfs as still in progress")
+        }
         for (bit, name) in Self.unsupportedIncompat where featuresIncompat & bit != 0 {
             throw GuestFSError("xfs: feature \(name) is not supported")
         }

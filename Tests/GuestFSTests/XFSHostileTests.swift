@@ -64,6 +64,7 @@ struct XFSHostileTests {
             (216, 0x1B, 4, "needsrepair"), (56, 0, 8, "root inode 0"), (56, 1 << 60, 8, "root inode beyond the AGs"),
             (48, 0xFFFF_FFFF, 8, "log start"), (192, 9, 1, "directory block log"),
             (192, 64, 1, "directory block log past the shift width"),
+            (126, 1, 1, "mkfs in progress"),
         ]
         for (offset, value, width, what) in cases {
             var d = XFSPatchedDevice(base: try Self.base())
