@@ -104,6 +104,7 @@ public func openFilesystem(_ device: any BlockDevice) throws(GuestFSError) -> an
     let sig = detectFilesystem(device)
     switch sig.type {
     case "ext2", "ext3", "ext4": return try Ext4Filesystem(device: device)
+    case "iso9660": return try ISO9660Filesystem(device: device)
     default: throw GuestFSError("filesystem type \(sig.type) is not supported for reading")
     }
 }

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+@testable import GuestFS
+
+/// ISO 9660 images from scripts/guest-images.d/30-iso.sh, checked against the tree they were made
+/// from (iso-tree.json, written by Python's os.lstat before xorriso ran).
+@Suite(.serialized) struct ISO9660Tests {
+    static func open(_ name: String) throws -> ISO9660Filesystem {
+        let fs = try openFilesystem(openImage(path: ImageFixtures.path(name)))
+        return try #require(fs as? ISO9660Filesystem)
+    }
+
+    static func mount(_ name: String) throws -> VFS {
+        var vfs = VFS()
+        vfs.mount(try open(name), at: "/")
+        return vfs
+    }
+
+    /// Every path below `dir`, each with its readdir entry, depth-first in directory order.
+    static func walk(_ fs: any Filesystem, _ ino: UInt64, _ prefix: String = "", depth: Int = 0) throws -> [(String, DirEntry)] {
+        #expect(depth < 32)
+        var out: [(String, DirEntry)] = []
+        for e in try fs.readdir(ino) {
+            let path = prefix + "/" + e.name
+            out.append((path, e))
+            if e.type == .directory { out += try walk(fs, e.inode, path, depth: depth + 1) }
+        }
+        return out
+    }
+
+    static let tree: [String: [String: Any]] = {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: (try? ImageFixtures.path("iso-tree.json")) ?? "")),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else { return [:] }
+        return obj
+    }()
+
+    static func text(_ vfs: VFS, _ path: String) throws -> String { String(decoding: try vfs.readFile(path), as: UTF8.self) }
+
+    @Test func rockRidgeMatchesTheSourceTree() throws {
+        let fs = try Self.open("rr.iso")
+        #expect(fs.names == .rockRidge)
+        let vfs = try Self.mount("rr.iso")
+        let listed = try Self.walk(fs, fs.rootInode)
+        let tree = Self.tree
+        #expect(tree.count > 2000)
+        // The relocation directory is a Rock Ridge artefact (RE), hidden as Linux hides it.
+        #expect(Set(listed.map(\.0)) == Set(tree.keys))
+        for (path, entry) in listed {
+            let want = try #require(tree[path], "\(path)")
+            let st = try vfs.lstat(path)
+            let mode = UInt32(try #require(want["mode"] as? Int))
+            #expect(st.mode == mode, "\(path) mode \(String(st.mode, radix: 8))")
+            #expect(st.type == entry.type, "\(path)")
+            #expect(st.inode == entry.inode, "\(path)")
+            #expect(try fs.lookup(vfs.resolve(path + "/..", followLast: false).inode, name: entry.nameBytes) == entry.inode)
+            #expect(st.uid == UInt32(want["uid"] as? Int ?? -1), "\(path)")
+            #expect(st.gid == UInt32(want["gid"] as? Int ?? -1), "\(path)")
+            #expect(st.mtime.seconds == Int64(want["mtime"] as? Int ?? -1), "\(path)")
+            if st.type != .directory {
+                #expect(st.size == UInt64(want["size"] as? Int ?? -1), "\(path) size")
+                #expect(st.nlink == UInt64(want["nlink"] as? Int ?? -1), "\(path) nlink")
+            }
+            if let target = want["target"] as? String {
+                #expect(try vfs.readlink(path) == target)
+            }
+            if let rdev = want["rdev"] as? [Int] {
+                #expect(st.rdev == UInt32(rdev[0] << 8 | rdev[1]), "\(path) rdev")
+            }
+        }
+    }
+
+    @Test func rockRidgeContentsAndLinks() throws {
+        let vfs = try Self.mount("rr.iso")
+        #expect(try Self.text(vfs, "/hello.txt") == "hello from iso\n")
+        #expect(try vfs.readFile("/dir/big.bin") == ImageFixtures.bytes("iso-big.expected"))
+        #expect(try Self.text(vfs, "/link-rel") == "deep file\n")
+        #expect(try Self.text(vfs, "/dir/up") == "hello from iso\n")
+        #expect(try Self.text(vfs, "/dir/dotty") == "deep file\n")
+        #expect(try Self.text(vfs, "/link-abs") == "NAME=\"Corral ISO\"\n")
+        #expect(try vfs.readlink("/link-root") == "/")
+        #expect(try vfs.stat("/link-root").inode == vfs.stat("/").inode)
+        let long = try vfs.readlink("/link-long")
+        let a100 = String(repeating: "a", count: 100)
+        #expect(long == "/\(a100)/\(String(repeating: "b", count: 240))/../x/\(a100)")
+        #expect(try vfs.lstat("/link-long").size == UInt64(long.utf8.count))
+        #expect(try Self.text(vfs, "/d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/d11/d12/deep.txt") == "twelve deep\n")
+        #expect(try Self.text(vfs, "/ünïcödé-日本語.txt") == "unicode\n")
+        #expect(try Self.text(vfs, "/" + String(repeating: "L", count: 200) + ".txt") == "long\n")
+        // Hard links: one data extent, PX's link count; Linux keeps each record's own inode number.
+        let h1 = try vfs.stat("/hard1"), h2 = try vfs.stat("/dir/hard2")
+        #expect(h1.nlink == 2 && h2.nlink == 2)
+        #expect(try Self.text(vfs, "/dir/hard2") == "linked\n")
+        // Reads at odd offsets and past the end.
+        let big = try ImageFixtures.bytes("iso-big.expected")
+        let fs = try Self.open("rr.iso")
+        let ino = try vfs.stat("/dir/big.bin").inode
+        #expect(try fs.read(ino, at: 2047, count: 5000) == Array(big[2047..<7047]))
+        #expect(try fs.read(ino, at: UInt64(big.count) - 3, count: 100) == Array(big[(big.count - 3)...]))
+        #expect(try fs.read(ino, at: UInt64(big.count), count: 100) == [])
+        #expect(try fs.readdir(vfs.stat("/many").inode).map(\.name) == (0..<2000).map { "f" + String(1000 + $0).dropFirst().description })
+    }
+
+    @Test func rockRidgeDevicesAndModes() throws {
+        let vfs = try Self.mount("rr.iso")
+        #expect(try vfs.lstat("/modes/null").type == .characterDevice)
+        #expect(try vfs.lstat("/modes/null").rdev == 0x0103)
+        #expect(try vfs.lstat("/modes/sda1").type == .blockDevice)
+        #expect(try vfs.lstat("/modes/sda1").rdev == 0x0801)
+        #expect(try vfs.lstat("/modes/fifo").type == .fifo)
+        #expect(try vfs.lstat("/modes/suid").mode == 0o104755)
+        #expect(try vfs.lstat("/modes/sticky").mode == 0o041777)
+        let p = try vfs.lstat("/modes/private")
+        #expect(p.mode == 0o100640 && p.uid == 1000 && p.gid == 1001)
+        #expect(try vfs.lstat("/hello.txt").mtime == FileTime(seconds: 981_173_106))
+        #expect(try vfs.lstat("/link-rel").mtime == FileTime(seconds: 981_173_106))
+        #expect(try vfs.lstat("/dir/big.bin").mtime == FileTime(seconds: 2_225_351_411))
+    }
+
+    @Test func jolietNamesWithoutRockRidge() throws {
+        let fs = try Self.open("joliet.iso")
+        #expect(fs.names == .joliet)
+        let vfs = try Self.mount("joliet.iso")
+        let listed = try Self.walk(fs, fs.rootInode)
+        let paths = Set(listed.map(\.0))
+        #expect(paths.contains("/ünïcödé-日本語.txt"))
+        #expect(paths.contains("/dir/big.bin"))
+        #expect(paths.contains("/many/f1999"))
+        #expect(paths.contains("/d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/d11/d12/deep.txt"))
+        for (path, entry) in listed {
+            let st = try vfs.lstat(path)
+            #expect(st.mode == (entry.type == .directory ? 0o040555 : 0o100555), "\(path)")
+            #expect(st.uid == 0 && st.gid == 0 && st.nlink == 1, "\(path)")
+            #expect(st.inode == entry.inode)
+        }
+        #expect(try vfs.readFile("/dir/big.bin") == ImageFixtures.bytes("iso-big.expected"))
+        #expect(try Self.text(vfs, "/ünïcödé-日本語.txt") == "unicode\n")
+    }
+
+    @Test func plainNamesAreMappedLikeLinux() throws {
+        for (image, mixed) in [("plain1.iso", "mixed_ca.txt"), ("plain2.iso", "mixed.case.name.txt")] {
+            let fs = try Self.open(image)
+            #expect(fs.names == .plain)
+            let vfs = try Self.mount(image)
+            let listed = try Self.walk(fs, fs.rootInode).map(\.0).sorted()
+            #expect(listed == ["/dir", "/dir/\(mixed)", "/noext", "/readme.txt"], "\(image)")
+            #expect(try Self.text(vfs, "/readme.txt") == "plain one\n")
+            #expect(try Self.text(vfs, "/dir/\(mixed)") == "level two name\n")
+            #expect(try vfs.stat("/noext").mode == 0o100555)
+            #expect(try vfs.stat("/dir").mode == 0o040555)
+            #expect(try vfs.stat("/").inode == fs.rootInode)
+        }
+    }
+
+    @Test func statfsAndDetection() throws {
+        let fs = try Self.open("rr.iso")
+        let size = try #require(FileManager.default.attributesOfItem(atPath: ImageFixtures.path("rr.iso"))[.size] as? Int)
+        #expect(try fs.statfs() == FilesystemUsage(blockSize: 2048, blocks: UInt64(size / 2048), freeBlocks: 0,
+                                                   availableBlocks: 0, files: 0, freeFiles: 0))
+        let sig = detectFilesystem(try openImage(path: ImageFixtures.path("rr.iso")))
+        #expect(sig.type == "iso9660" && sig.label == "CORRAL_ISO")
+        #expect(fs.volumeLabel == "CORRAL_ISO")
+        // --modification-date=2026112700000000 pins the volume's modification date.
+        #expect(fs.modificationTime == FileTime(seconds: 1_795_737_600))
+    }
+
+    @Test func qcow2AndPartitionedImages() throws {
+        let disks = try GuestDisks.open([(ImageFixtures.path("rr-iso.qcow2"), nil)])
+        var vfs = VFS()
+        vfs.mount(try openFilesystem(disks.device(named: "/dev/sda")), at: "/")
+        #expect(try Self.text(vfs, "/hello.txt") == "hello from iso\n")
+
+        let part = try GuestDisks.open([(ImageFixtures.path("iso-part.raw"), .raw)])
+        let sda1 = try part.device(named: "/dev/sda1")
+        #expect(detectFilesystem(sda1).type == "iso9660")
+        var pv = VFS()
+        pv.mount(try openFilesystem(sda1), at: "/")
+        #expect(try Self.text(pv, "/README.TXT") == "plain one\n")
+        #expect(try pv.lstat("/DIR/Mixed.Case.Name.txt").mode & 0o170000 == 0o100000)
+    }
+}
