@@ -1,6 +1,6 @@
 # Part of guest-images.sh (sourced in the work directory): ISO 9660 images written by xorriso
-# (-as mkisofs): plain level 1 and 2, Joliet only, and Rock Ridge (+ Joliet, so Rock Ridge must win)
-# with symlinks, hard links, devices, long and unicode names, relocated deep directories and a
+# (-as mkisofs, which writes Rock Ridge unless --norock): plain level 1 and 2, Joliet only, and
+# Rock Ridge (+ Joliet, so Rock Ridge must win) with symlinks, hard links, devices, long and unicode names, relocated deep directories and a
 # 2,000-entry directory; a qcow2 copy and a partitioned (MBR, partition at 32 KiB) variant.
 command -v xorriso >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q xorriso >/dev/null
 mkdir -p iso-tree/dir/sub iso-tree/many iso-tree/etc iso-tree/modes
@@ -48,13 +48,13 @@ PY
 # --modification-date pins the volume dates (and so blkid's UUID).
 X="xorriso -report_about SORRY -as mkisofs -V CORRAL_ISO --modification-date=2026112700000000"
 $X -R -J --hardlinks -rr_reloc_dir rr_moved -o rr.iso $T 2>/dev/null
-$X -J -o joliet.iso $T 2>/dev/null
+$X --norock -J -o joliet.iso $T 2>/dev/null
 # Plain ECMA-119 trees: level 1 (8.3 names) and level 2 (31 characters); no deep tree.
 mkdir -p plain-tree/DIR
 echo "plain one" > plain-tree/README.TXT; echo "no ext" > plain-tree/NOEXT
 echo "level two name" > plain-tree/DIR/Mixed.Case.Name.txt
-$X -iso-level 1 -o plain1.iso plain-tree 2>/dev/null
-$X -iso-level 2 -o plain2.iso plain-tree 2>/dev/null
+$X --norock -iso-level 1 -o plain1.iso plain-tree 2>/dev/null
+$X --norock -iso-level 2 -o plain2.iso plain-tree 2>/dev/null
 qemu-img convert -O qcow2 rr.iso rr-iso.qcow2
 # An MBR-partitioned disk whose partition 1 starts 32 KiB in and holds a complete ISO.
 $X -R -partition_offset 16 --protective-msdos-label -o iso-part.raw plain-tree 2>/dev/null
