@@ -158,9 +158,10 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
         guard blk < volumeBlocks else { throw GuestFSError("iso9660: inode \(ino) lies outside the volume") }
         let s = try block(blk)
         var p = 0
-        while p >> 5 <= slot, let r = try ISORecord(sector: s, at: p, sectorPosition: blk * Self.blockSize) {
-            if p >> 5 == slot { return r }
-            p += r.length
+        // Step over the records before the slot by their length bytes; only the one asked for is decoded.
+        while p < s.count, p >> 5 <= slot, s[p] >= 34 {
+            if p >> 5 == slot, let r = try ISORecord(sector: s, at: p, sectorPosition: blk * Self.blockSize) { return r }
+            p += Int(s[p])
         }
         throw GuestFSError("iso9660: no directory record for inode \(ino)")
     }
@@ -351,10 +352,10 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
     /// A CL placeholder must not lead back to its own directory, and the relocated directory's
     /// ".." (PL) must name the directory holding the placeholder: relocations cannot form loops.
     private func checkRelocation(_ target: UInt64, placeholder r: ISORecord, parent dir: ISORecord) throws(GuestFSError) {
+        let (dot, _) = try relocatedDot(target, from: r)
         guard target != dir.extent else {
             throw GuestFSError("iso9660: record at byte \(r.position): CL points back to its own directory")
         }
-        let (dot, _) = try relocatedDot(target, from: r)
         let s = try block(target)
         if let dotdot = try ISORecord(sector: s, at: dot.length, sectorPosition: target * Self.blockSize), dotdot.isDotDot,
            let parent = try susp(dotdot).parentLink, parent != dir.extent {

@@ -187,3 +187,90 @@ import Testing
         #expect(try pv.lstat("/DIR/Mixed.Case.Name.txt").mode & 0o170000 == 0o100000)
     }
 }
+
+/// Structures built by hand: multi-extent files, Rock Ridge relocation, record dates.
+@Suite struct ISO9660HandBuiltTests {
+    /// Root at 18 holding BIG (three sections: 2 blocks, 1 block, 100 bytes), a file in one
+    /// section and a directory at 19; data from block 20.
+    static func multiExtent() -> ISOBuilder {
+        var b = ISOBuilder(blocks: 28)
+        b.descriptors(root: 18)
+        b.directory(block: 18, parent: 18, [
+            ISOBuilder.file("BIG.;1", extent: 20, size: 4096, flags: 0x80),
+            ISOBuilder.file("BIG.;1", extent: 22, size: 2048, flags: 0x80),
+            ISOBuilder.file("BIG.;1", extent: 23, size: 100),
+            ISOBuilder.file("SMALL.TXT;1", extent: 24, size: 5),
+            ISOBuilder.dir("SUB", extent: 19),
+        ])
+        b.directory(block: 19, parent: 18, [])
+        for blk in 20..<24 { b.put([UInt8](repeating: UInt8(blk), count: 2048), block: blk) }
+        b.put(Array("small".utf8), block: 24)
+        return b
+    }
+
+    @Test func multiExtentFileReadsAsOne() throws {
+        let fs = try Self.multiExtent().open()
+        #expect(fs.names == .plain)
+        let entries = try fs.readdir(fs.rootInode)
+        #expect(entries.map(\.name) == ["big", "small.txt", "sub"])
+        let big = entries[0]
+        // The first section's record names the file (root block 18, "." 34 + ".." 34 bytes in).
+        #expect(big.inode == (18 * 2048 + 68) >> 5)
+        let st = try fs.stat(big.inode)
+        #expect(st.size == 6244 && st.blocks == 13 && st.mode == 0o100555 && st.nlink == 1)
+        #expect(st.mtime == FileTime(seconds: ISOBuilder.dateSeconds))
+        let data = try fs.read(big.inode, at: 0, count: 10_000)
+        let want = [UInt8](repeating: 20, count: 2048) + [UInt8](repeating: 21, count: 2048)
+            + [UInt8](repeating: 22, count: 2048) + [UInt8](repeating: 23, count: 100)
+        #expect(data == want)
+        #expect(try fs.read(big.inode, at: 4090, count: 20) == Array(want[4090..<4110]))
+        #expect(try fs.read(big.inode, at: 6200, count: 1000) == Array(want[6200...]))
+        #expect(try fs.lookup(fs.rootInode, name: Array("big".utf8)) == big.inode)
+        #expect(try fs.stat(entries[2].inode).inode == 19 << 6)
+        #expect(try fs.readdir(entries[2].inode).isEmpty)
+    }
+
+    /// Rock Ridge with a relocated directory: root (18) holds placeholder "deep" (CL → 21) and
+    /// rr_moved (20), which holds the real directory (RE) whose ".." has PL → 18.
+    static func relocation(cl: Int = 21, pl: Int = 18, relocatedDotSU: [UInt8] = []) -> ISOBuilder {
+        var b = ISOBuilder(blocks: 24)
+        b.descriptors(root: 18)
+        let dirMode = ISOBuilder.px(0o40755, nlink: 2)
+        b.directory(block: 18, parent: 18, dotSU: ISOBuilder.sp + dirMode + ISOBuilder.er, [
+            ISOBuilder.file("DEEP", extent: 0, size: 0, su: ISOBuilder.nm("deep") + ISOBuilder.cl(cl)),
+            ISOBuilder.dir("RR_MOVED", extent: 20, su: dirMode + ISOBuilder.nm("rr_moved") + ISOBuilder.re),
+        ])
+        b.directory(block: 20, parent: 18, dotSU: dirMode, [
+            ISOBuilder.dir("DEEP", extent: 21, su: dirMode + ISOBuilder.nm("deep") + ISOBuilder.re),
+        ])
+        b.directory(block: 21, parent: 20, dotSU: ISOBuilder.px(0o40700, nlink: 2, uid: 7) + relocatedDotSU,
+                    dotdotSU: ISOBuilder.pl(pl), [
+            ISOBuilder.file("F.;1", extent: 22, size: 3, su: ISOBuilder.px(0o100644) + ISOBuilder.nm("f")),
+        ])
+        b.put(Array("abc".utf8), block: 22)
+        return b
+    }
+
+    @Test func relocatedDirectoryAppearsAtItsPlaceholder() throws {
+        let fs = try Self.relocation().open()
+        #expect(fs.names == .rockRidge)
+        let root = try fs.readdir(fs.rootInode)
+        #expect(root.map(\.name) == ["deep"])
+        #expect(root[0].type == .directory)
+        let st = try fs.stat(root[0].inode)
+        #expect(st.mode == 0o40700 && st.uid == 7 && st.inode == root[0].inode)
+        let inner = try fs.readdir(root[0].inode)
+        #expect(inner.map(\.name) == ["f"])
+        #expect(try fs.read(inner[0].inode, at: 0, count: 10) == Array("abc".utf8))
+    }
+
+    @Test func dateOffsetsFollowLinux() {
+        // GMT offsets beyond ±13 hours are ignored; month 0 and day 0 are plain arithmetic, as mktime64.
+        #expect(ISODate.short([70, 1, 1, 0, 0, 0, 0]).seconds == 0)
+        #expect(ISODate.short([70, 1, 1, 0, 0, 0, 0xFC]).seconds == 3600)
+        #expect(ISODate.short([70, 1, 1, 0, 0, 0, 100]).seconds == 0)
+        #expect(ISODate.short([0, 0, 0, 0, 0, 0, 0]).seconds == ISODate.mktime(year: 1900, month: 0, day: 0, hour: 0, minute: 0, second: 0))
+        #expect(ISODate.long(Array("2026112700000000".utf8) + [0]) == FileTime(seconds: 1_795_737_600))
+        #expect(ISODate.long(Array("0000000000000000".utf8) + [0]) == nil)
+    }
+}
