@@ -274,3 +274,60 @@ import Testing
         #expect(ISODate.long(Array("0000000000000000".utf8) + [0]) == nil)
     }
 }
+
+/// The Rock Ridge image as libguestfs (Linux isofs in its appliance) lists it. Slow (~30 s under
+/// TCG), so there is just this one; skipped when libguestfs-tools are not installed.
+@Suite struct ISO9660LibguestfsTests {
+    static let virtLs = ["/usr/bin/virt-ls", "/usr/local/bin/virt-ls"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: virtLs != nil, "virt-ls (libguestfs-tools) is not installed"))
+    func listingMatchesVirtLs() throws {
+        let image = try ImageFixtures.path("rr.iso")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try #require(Self.virtLs))
+        p.arguments = ["-lR", "--time-t", "--extra-stats", "-m", "/dev/sda", "-a", image, "/"]
+        var env = ProcessInfo.processInfo.environment
+        env["LIBGUESTFS_BACKEND"] = "direct"
+        env["LIBGUESTFS_BACKEND_SETTINGS"] = "force_tcg"
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        try Self.compare(String(decoding: data, as: UTF8.self), with: ISO9660Tests.mount("rr.iso"), minimumLines: 2000)
+    }
+
+    /// Checks each line of `virt-ls -lR --time-t --extra-stats` against what the reader says.
+    static func compare(_ listing: String, with vfs: VFS, minimumLines: Int) throws {
+        let lines = listing.split(separator: "\n")
+        #expect(lines.count > minimumLines)
+        let types: [FileType: String] = [.directory: "d", .regular: "-", .symlink: "l", .fifo: "p",
+                                         .characterDevice: "c", .blockDevice: "b", .socket: "s"]
+        // Linux 6.1 keeps ISO times in an int: a 2040 date wraps. Either form is accepted.
+        func sameTime(_ theirs: Substring, _ ours: FileTime) -> Bool {
+            theirs == "\(ours.seconds)" || theirs == "\(Int32(truncatingIfNeeded: ours.seconds))"
+        }
+        for line in lines {
+            // type perms size atime mtime ctime dev ino nlink rdev blocks path [-> target]
+            let f = line.split(separator: " ", maxSplits: 11, omittingEmptySubsequences: true)
+            guard f.count == 12 else { Issue.record("unexpected line: \(line)"); continue }
+            let rest = f[11]
+            let path = String(rest.components(separatedBy: " -> ")[0])
+            let st = try vfs.lstat(path)
+            #expect(types[st.type] == String(f[0]), "\(path)")
+            #expect(String(st.permissions, radix: 8).leftPad(4) == f[1], "\(path)")
+            #expect("\(st.size)" == f[2], "\(path)")
+            #expect(sameTime(f[3], st.atime) && sameTime(f[4], st.mtime) && sameTime(f[5], st.ctime), "\(path)")
+            #expect("\(st.inode)" == f[7], "\(path)")
+            #expect("\(st.nlink)" == f[8], "\(path)")
+            #expect("\(st.rdev >> 8 & 0xFFF):\(st.rdev & 0xFF | st.rdev >> 12 & 0xFFF00)" == f[9], "\(path)")
+            #expect("\(st.blocks)" == f[10], "\(path)")
+            if st.type == .symlink {
+                #expect(rest.hasSuffix(" -> " + (try vfs.readlink(path))), "\(path)")
+            }
+        }
+    }
+}
