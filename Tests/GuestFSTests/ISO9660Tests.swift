@@ -264,6 +264,24 @@ import Testing
         #expect(try fs.read(inner[0].inode, at: 0, count: 10) == Array("abc".utf8))
     }
 
+    @Test func namesContinueAcrossEntriesAndAreas() throws {
+        typealias B = ISOBuilder
+        // "long-" continued (flag 1) in the record, "name" in a continuation area; PN with the whole
+        // device number in the low word (Linux: major = low >> 8); TF with modify and access times.
+        let tf = B.susp("TF", [0x06] + [101, 2, 3, 4, 5, 6, 0] + [101, 2, 3, 4, 5, 7, 0])
+        let fs = try ISO9660HostileTests.rockRidge(B.px(0o20600, uid: 5, gid: 6) + B.nm("long-", flags: 1)
+            + B.susp("PN", B.both32(0) + B.both32(0x0805)) + tf + B.ce(block: 21, offset: 100, length: 12)) {
+            $0.put(B.nm("name") + B.susp("ST", []), block: 21, offset: 100)
+        }.open()
+        let e = try #require(try fs.readdir(fs.rootInode).first)
+        #expect(e.name == "long-name" && e.type == .characterDevice)
+        let st = try fs.stat(e.inode)
+        #expect(st.mode == 0o20600 && st.uid == 5 && st.gid == 6 && st.rdev == 0x0805)
+        #expect(st.mtime == FileTime(seconds: 981_173_106) && st.atime == FileTime(seconds: 981_173_107))
+        #expect(st.ctime == FileTime(seconds: ISOBuilder.dateSeconds))
+        #expect(try fs.lookup(fs.rootInode, name: Array("long-name".utf8)) == e.inode)
+    }
+
     @Test func dateOffsetsFollowLinux() {
         // GMT offsets beyond ±13 hours are ignored; month 0 and day 0 are plain arithmetic, as mktime64.
         #expect(ISODate.short([70, 1, 1, 0, 0, 0, 0]).seconds == 0)
