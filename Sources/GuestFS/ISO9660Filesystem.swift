@@ -11,6 +11,10 @@
 //   f_files = f_ffree = 0 (the kernel sets s_ninodes to 0: "no way to figure this out easily").
 // Every location is checked against the volume before it is read; continuation areas, file
 // sections and directory sizes are bounded, and relocated directories are checked against loops.
+// Where this differs from Linux 6.1 (checked with virt-ls): times are 64-bit (Linux wraps dates past
+// 2038 through an int), TF long-form (17-byte) times are decoded, zisofs (ZF) and interleaved files
+// are refused on read rather than decompressed or shown empty, and lookups are exact (Linux matches
+// Joliet names case-insensitively).
 
 import Foundation
 

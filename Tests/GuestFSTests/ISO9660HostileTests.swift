@@ -229,6 +229,17 @@ import Testing
             walked += Ext4HostileTests.walkAll(fs)
             _ = try? fs.statfs()
         }
+        // The hand-built relocation and multi-extent images, mutated anywhere past the system area.
+        for small in [ISO9660HandBuiltTests.relocation().bytes, ISO9660HandBuiltTests.multiExtent().bytes] {
+            for _ in 0..<400 {
+                let patches = (0..<Int.random(in: 1...4, using: &rng)).map { _ in
+                    (offset: Int.random(in: (16 * 2048)..<small.count, using: &rng), byte: UInt8.random(in: 0...255, using: &rng))
+                }
+                guard let fs = try? ISO9660Filesystem(device: Ext4TestPatchedDevice(base: small, patches: patches)) else { continue }
+                opened += 1
+                walked += Ext4HostileTests.walkAll(fs)
+            }
+        }
         #expect(opened > 200)
         #expect(walked > 0)
         #expect(Date().timeIntervalSince(start) < 30)
