@@ -100,7 +100,7 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
 
         var names: Names = primary == nil ? .joliet : .plain
         var skip = 0
-        var root = try Self.rootExtent(descriptor, volumeBlocks: volumeBlocks)
+        var root = try Self.rootDirectory(of: descriptor, volumeBlocks: volumeBlocks)
         if primary != nil {
             // Rock Ridge is announced by an ER entry in the root's "." (found through CE if need be).
             let info = try rockRidge(dotRecord(root), skip: nil)
@@ -109,10 +109,10 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
                 names = .rockRidge
             } else if let joliet {
                 names = .joliet
-                root = try Self.rootExtent(joliet, volumeBlocks: volumeBlocks)
-                _ = try dotRecord(root)
+                root = try Self.rootDirectory(of: joliet, volumeBlocks: volumeBlocks)
             }
         }
+        _ = try dotRecord(root)
         self.names = names
         rootExtent = root
         suspSkip = skip
@@ -120,7 +120,8 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
         rootInode = root << 6
     }
 
-    private static func rootExtent(_ descriptor: [UInt8], volumeBlocks: UInt64) throws(GuestFSError) -> UInt64 {
+    /// The root directory's first block, from a volume descriptor's root record.
+    private static func rootDirectory(of descriptor: [UInt8], volumeBlocks: UInt64) throws(GuestFSError) -> UInt64 {
         guard let root = try ISORecord(sector: descriptor, at: 156, sectorPosition: 0), root.isDirectory,
               root.extent < volumeBlocks else {
             throw GuestFSError("iso9660: volume descriptor's root directory record is invalid or outside the volume")
@@ -147,7 +148,7 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
         return data
     }
 
-    /// Whether `length` bytes from block `extent` lie inside the volume.
+    /// Throws unless `length` bytes from block `extent` lie inside the volume.
     private func checkExtent(_ extent: UInt64, _ length: UInt64, _ what: @autoclosure () -> String) throws(GuestFSError) {
         let blocks = length / Self.blockSize + (length % Self.blockSize == 0 ? 0 : 1)
         guard extent < volumeBlocks, blocks <= volumeBlocks - extent else {

@@ -17,7 +17,6 @@ struct ISORecord {
     let identifier: [UInt8]
     let systemUse: [UInt8]
 
-    static let flagHidden: UInt8 = 0x01
     static let flagDirectory: UInt8 = 0x02
     static let flagAssociated: UInt8 = 0x04
     static let flagMultiExtent: UInt8 = 0x80
