@@ -11,10 +11,10 @@
 //   f_files = f_ffree = 0 (the kernel sets s_ninodes to 0: "no way to figure this out easily").
 // Every location is checked against the volume before it is read; continuation areas, file
 // sections and directory sizes are bounded, and relocated directories are checked against loops.
-// Where this differs from Linux 6.1 (checked with virt-ls): times are 64-bit (Linux wraps dates past
-// 2038 through an int), TF long-form (17-byte) times are decoded, zisofs (ZF) and interleaved files
-// are refused on read rather than decompressed or shown empty, and lookups are exact (Linux matches
-// Joliet names case-insensitively).
+// zisofs files are decompressed (ISO9660Zisofs.swift). Where this differs from Linux 6.1 (checked
+// with virt-ls): times are 64-bit (Linux wraps dates past 2038 through an int), TF long-form
+// (17-byte) times are decoded, interleaved files are refused on read rather than shown empty, and
+// lookups are exact (Linux matches Joliet names case-insensitively).
 
 import Foundation
 
@@ -287,6 +287,8 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
             st.rdev = (minor & 0xFF) | (major << 8) | ((minor & ~0xFF) << 12)
         }
         if st.type == .symlink { st.size = UInt64(info.symlink?.count ?? 0) }
+        // Linux shows a zisofs file's uncompressed size (st_blocks stays that of the stored data).
+        if st.type == .regular, let z = info.zisofs { st.size = z.size }
         return st
     }
 
@@ -396,13 +398,16 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
         guard !r.isDirectory else { throw GuestFSError("iso9660: inode \(ino) is a directory") }
         let info = try susp(r)
         guard info.childLink == nil else { throw GuestFSError("iso9660: inode \(ino) is a directory") }
-        guard !info.zisofs else {
-            throw GuestFSError("iso9660: inode \(ino): zisofs-compressed files are not supported")
-        }
         guard r.fileUnitSize == 0, r.interleaveGap == 0 else {
             throw GuestFSError("iso9660: inode \(ino): interleaved files (unit size \(r.fileUnitSize), gap \(r.interleaveGap)) are not supported")
         }
         let parts = try sections(r)
+        if let z = info.zisofs { return try readZisofs(ino, parts, z, at: offset, count: count) }
+        return try readStored(ino, parts, at: offset, count: count)
+    }
+
+    /// Bytes as stored in the file's sections.
+    func readStored(_ ino: UInt64, _ parts: [ISORecord], at offset: UInt64, count: Int) throws(GuestFSError) -> [UInt8] {
         let total = parts.reduce(UInt64(0)) { $0 + $1.dataLength }
         guard count > 0, offset < total else { return [] }
         let end = offset + min(UInt64(count), total - offset)

@@ -129,8 +129,16 @@ struct RockRidgeInfo {
     var spSkip: Int?
     /// ER: an extension reference, which switches Linux to Rock Ridge.
     var hasExtensionReference = false
-    /// ZF: zisofs compression.
-    var zisofs = false
+    /// ZF with algorithm "pz": zisofs compression.
+    var zisofs: Zisofs?
+
+    struct Zisofs {
+        /// Bytes before the block pointer table.
+        var headerSize: Int
+        /// log2 of the uncompressed block size.
+        var blockShift: Int
+        var size: UInt64
+    }
 }
 
 enum ISODate {
@@ -294,7 +302,11 @@ extension ISO9660Filesystem {
                 case (0x43, 0x4C): info.childLink = UInt64(e.le32(4))
                 case (0x50, 0x4C): info.parentLink = UInt64(e.le32(4))
                 case (0x52, 0x45): info.relocated = true
-                case (0x5A, 0x46): info.zisofs = true
+                case (0x5A, 0x46):
+                    // Other algorithms (zisofs2 "PZ") are unknown to Linux, which shows such files raw.
+                    if e[4] == 0x70 && e[5] == 0x7A {
+                        info.zisofs = RockRidgeInfo.Zisofs(headerSize: Int(e[6]) << 2, blockShift: Int(e[7]), size: UInt64(e.le32(8)))
+                    }
                 default: break
                 }
             }

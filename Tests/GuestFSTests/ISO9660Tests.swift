@@ -160,6 +160,21 @@ import Testing
         }
     }
 
+    @Test func zisofsFilesAreDecompressed() throws {
+        let fs = try Self.open("zisofs.iso")
+        let vfs = try Self.mount("zisofs.iso")
+        let text = try ImageFixtures.bytes("zisofs-text.expected")
+        let ino = try vfs.stat("/text.txt").inode
+        // Stored compressed (a ZF entry), shown at its real size, like Linux.
+        #expect(try fs.susp(fs.record(ino)).zisofs != nil)
+        #expect(try vfs.stat("/text.txt").size == UInt64(text.count))
+        #expect(try vfs.readFile("/text.txt") == text)
+        #expect(try fs.read(ino, at: 32760, count: 70000) == Array(text[32760..<102760]))
+        #expect(try fs.read(ino, at: UInt64(text.count) - 5, count: 100) == Array(text[(text.count - 5)...]))
+        #expect(try vfs.readFile("/zeros.bin") == [UInt8](repeating: 0, count: 200 * 1024))
+        #expect(try vfs.readFile("/random.bin") == ImageFixtures.bytes("iso-big.expected"))
+    }
+
     @Test func statfsAndDetection() throws {
         let fs = try Self.open("rr.iso")
         let size = try #require(FileManager.default.attributesOfItem(atPath: ImageFixtures.path("rr.iso"))[.size] as? Int)

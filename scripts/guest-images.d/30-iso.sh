@@ -56,6 +56,12 @@ echo "level two name" > plain-tree/DIR/Mixed.Case.Name.txt
 $X --norock -iso-level 1 -o plain1.iso plain-tree 2>/dev/null
 $X --norock -iso-level 2 -o plain2.iso plain-tree 2>/dev/null
 qemu-img convert -O qcow2 rr.iso rr-iso.qcow2
+# zisofs: files compressed by xorriso's filter (Linux decompresses them transparently): text, a
+# file of zeros (blocks stored as nothing) and random bytes.
+mkdir -p ziso-tree && cp iso-big.expected ziso-tree/random.bin && truncate -s 200k ziso-tree/zeros.bin
+python3 -c 'import sys; sys.stdout.write("".join(f"line {i} of a compressible text\n" for i in range(12000)))' > zisofs-text.expected
+cp zisofs-text.expected ziso-tree/text.txt
+xorriso -report_about SORRY -outdev zisofs.iso -map ziso-tree / -set_filter_r --zisofs / -- -commit 2>/dev/null
 # An MBR-partitioned disk whose partition 1 starts 32 KiB in and holds a complete ISO.
 $X -R -partition_offset 16 --protective-msdos-label -o iso-part.raw plain-tree 2>/dev/null
-rm -rf iso-tree plain-tree
+rm -rf iso-tree plain-tree ziso-tree
