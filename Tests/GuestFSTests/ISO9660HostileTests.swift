@@ -199,6 +199,26 @@ import Testing
         }
     }
 
+    @Test func corruptZisofsData() throws {
+        let image = try ImageFixtures.bytes("zisofs.iso")
+        let fs = try ISO9660Filesystem(device: MemoryDevice(bytes: image))
+        let ino = try #require(try fs.lookup(fs.rootInode, name: Array("text.txt".utf8)))
+        let data = Int(try fs.record(ino).extent) * 2048
+        // The first block pointer (after the 16-byte header) aimed far outside the stored data.
+        let far = Ext4TestPatchedDevice(base: image, patches: [(data + 16 + 3, 0x7F)])
+        let farFS = try ISO9660Filesystem(device: far)
+        #expect(throws: GuestFSError.self) { try farFS.read(ino, at: 0, count: 10) }
+        // Garbage inside the first zlib stream, then at every tenth byte of the stored data.
+        let first = Int(image.le32(data + 16))
+        for step in [0, 10, 100, 1000] {
+            let bad = try ISO9660Filesystem(device: Ext4TestPatchedDevice(base: image, patches: [(data + first + 2 + step, 0xFF), (data + first + 3 + step, 0x00)]))
+            if let out = try? bad.read(ino, at: 0, count: 40000) { #expect(out.count == 40000) }
+        }
+        #expect(throws: GuestFSError.self) {
+            try ISO9660Filesystem(device: Ext4TestPatchedDevice(base: image, patches: [(data + first + 2, 0xFF), (data + first + 3, 0xFF)])).read(ino, at: 0, count: 10)
+        }
+    }
+
     /// Seeded random byte mutations of the directory and descriptor area of a real image: every
     /// operation must return or throw GuestFSError (typed throws), never trap or hang.
     @Test func seededMutations() throws {
