@@ -109,6 +109,7 @@ public func openFilesystem(_ device: any BlockDevice) throws(GuestFSError) -> an
     case "ext2", "ext3", "ext4": return try Ext4Filesystem(device: device)
     case "vfat": return try FATFilesystem(device: device)
     case "xfs": return try XFSFilesystem(device: device)
+    case "iso9660": return try ISO9660Filesystem(device: device)
     default: throw GuestFSError("filesystem type \(sig.type) is not supported for reading")
     }
 }
