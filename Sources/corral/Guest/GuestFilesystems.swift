@@ -77,7 +77,13 @@ struct GuestFilesystems: GuestSubcommand {
         if all || partitions {
             for p in guest.partitions {
                 let mbr = p.disk.partitionTable?.scheme == .mbr ? p.partition.mbrType : nil
-                rows.append(Row(name: p.name, type: "partition", mbr: mbr, size: p.partition.size, parents: [p.disk.name]))
+                var size = p.partition.size
+                if p.partition.isExtended {
+                    // Linux maps only the start of an extended partition (its first EBR): two
+                    // 512-byte sectors, or one sector of a 4096-byte-sector disk.
+                    size = min(size, UInt64(max(p.disk.partitionTable?.sectorSize ?? 512, 1024)))
+                }
+                rows.append(Row(name: p.name, type: "partition", mbr: mbr, size: size, parents: [p.disk.name]))
             }
         }
         if all || blockDevices {

@@ -26,7 +26,11 @@ enum GuestTool {
         }
         let command: any GuestSubcommand
         do {
-            guard let parsed = try type.parseAsRoot(Array(args.dropFirst())) as? any GuestSubcommand else { return 1 }
+            // --help parses as ArgumentParser's HelpCommand rather than throwing.
+            guard let parsed = try type.parseAsRoot(Array(args.dropFirst())) as? any GuestSubcommand else {
+                print(type.helpMessage(), terminator: "")
+                return 0
+            }
             command = parsed
         } catch {
             let code = type.exitCode(for: error)
