@@ -88,13 +88,15 @@ extension Ext4Filesystem {
         let first = UInt64(sb.firstDataBlock)
         var inGroup: [Int: Set<UInt64>] = [:]
         func mark(_ block: UInt64, length: UInt64, table: Bool) {
-            guard block >= first else { return }
+            guard block >= first, block < sb.blocksCount, length > 0 else { return }
             let g = (block - first) / bpg
             let start = first + g * bpg
             // As in the kernel: a bitmap counts in the group it lies in, an inode table only if it
             // ends before that group's last block.
             guard length <= bpg, block - start + length <= bpg - (table ? 1 : 0) else { return }
-            for b in block..<(block + length) { inGroup[Int(g), default: []].insert((b - start) >> UInt64(clusterBits)) }
+            let firstCluster = (block - start) >> UInt64(clusterBits)
+            let lastCluster = (block - start + length - 1) >> UInt64(clusterBits)
+            for c in firstCluster...lastCluster { inGroup[Int(g), default: []].insert(c) }
         }
         for m in metadata {
             mark(m.blockBitmap, length: 1, table: false)

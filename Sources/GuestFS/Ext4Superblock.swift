@@ -114,7 +114,11 @@ public struct Ext4Superblock: Sendable, Equatable {
         if group & 1 == 0 { return false }
         for base: UInt64 in [3, 5, 7] {
             var p = base
-            while p < group { p *= base }
+            while p < group {
+                let (next, overflow) = p.multipliedReportingOverflow(by: base)
+                if overflow { break }
+                p = next
+            }
             if p == group { return true }
         }
         return false

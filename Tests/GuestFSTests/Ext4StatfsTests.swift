@@ -94,3 +94,30 @@ extension Ext4StatfsTests {
         #expect(ours == expected)
     }
 }
+
+extension Ext4StatfsTests {
+    /// Seeded mutations of the superblock and group descriptors: statfs gives a value or a
+    /// GuestFSError, never a trap. Bigalloc with s_overhead_clusters zeroed takes the per-group
+    /// cluster count; meta_bg the meta-group descriptor rules.
+    @Test(arguments: ["ext4-bigalloc-1k", "ext4-metabg", "ext4-sparse2"])
+    func mutatedMetadata(_ variant: String) throws {
+        var image = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ImageFixtures.path("ext-\(variant).img"))))
+        for i in 0..<4 { image[1024 + 0x248 + i] = 0 }
+        let clean = try Ext4Filesystem(device: Ext4TestPatchedDevice(base: image, patches: [])).statfs()
+        #expect(clean.blocks > 0)
+        let bs = clean.blockSize
+        // Superblock, then the descriptor blocks that follow it.
+        let region = 1024..<(Int(bs) * 4 + 2048)
+        var rng = Ext4TestRNG(state: 0x57A7 ^ UInt64(variant.utf8.count))
+        var computed = 0
+        for _ in 0..<500 {
+            var patches: [(offset: Int, byte: UInt8)] = []
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                patches.append((Int.random(in: region, using: &rng), UInt8.random(in: 0...255, using: &rng)))
+            }
+            guard let fs = try? Ext4Filesystem(device: Ext4TestPatchedDevice(base: image, patches: patches)) else { continue }
+            if (try? fs.statfs()) != nil { computed += 1 }
+        }
+        #expect(computed > 50)
+    }
+}
