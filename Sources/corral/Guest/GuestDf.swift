@@ -42,7 +42,7 @@ struct GuestDf: GuestSubcommand {
         let guest = try GuestDisks.open(images)
         let inspector = GuestInspector(disks: guest)
         var rows: [(device: String, usage: FilesystemUsage)] = []
-        for fs in try Self.listFilesystems(inspector) where !["", "swap", "unknown"].contains(fs.signature.type) {
+        for fs in try Self.listFilesystems(inspector) where !["", "swap", "unknown"].contains(fs.type) {
             do {
                 rows.append((fs.device, try inspector.open(fs.device).statfs()))
             } catch {
@@ -54,14 +54,30 @@ struct GuestDf: GuestSubcommand {
         for row in rows { out.write(line(name: name, device: row.device, row.usage)) }
     }
 
+    /// One entry of libguestfs's list-filesystems.
+    struct Listed {
+        var device: String
+        var type: String
+        var label: String?
+        var uuid: String?
+        var size: UInt64
+    }
+
     /// list-filesystems' order: partitions and whole disks, then LVs sorted by VG and LV name (the
-    /// order `lvs` prints them in).
-    static func listFilesystems(_ inspector: GuestInspector) throws(GuestFSError) -> [GuestFilesystem] {
-        let all = try inspector.filesystems()
-        let lvPaths = Set(inspector.disks.volumeGroups.flatMap { $0.logicalVolumes.map(\.path) })
-        let plain = all.filter { !lvPaths.contains($0.device) }
-        let lvs = all.filter { lvPaths.contains($0.device) }.sorted { $0.device < $1.device }
-        return plain + lvs
+    /// order `lvs` prints them in). LVs we cannot map (striped, missing PVs) are listed as
+    /// "unknown", as libguestfs lists an LV whose contents blkid does not recognise.
+    static func listFilesystems(_ inspector: GuestInspector) throws(GuestFSError) -> [Listed] {
+        let all = try inspector.filesystems().map {
+            Listed(device: $0.device, type: $0.signature.type, label: $0.signature.label, uuid: $0.signature.uuid, size: $0.size)
+        }
+        var lvs: [Listed] = []
+        for vg in inspector.disks.volumeGroups {
+            for lv in vg.logicalVolumes {
+                lvs.append(all.first { $0.device == lv.path } ?? Listed(device: lv.path, type: "unknown", size: lv.size))
+            }
+        }
+        let lvPaths = Set(lvs.map(\.device))
+        return all.filter { !lvPaths.contains($0.device) } + lvs.sorted { $0.device < $1.device }
     }
 
     /// virt-df's name for a single guest: the domain, or the first image's file name with a "+"

@@ -62,6 +62,8 @@ struct GuestFilesystems: GuestSubcommand {
             }
         }
         if all || vgs {
+            // virt-filesystems 1.48 prints the first PV of `pvs` once per PV here (its PV uuid
+            // comparison never matches); these are the VG's actual PVs.
             for vg in groups {
                 rows.append(Row(name: "/dev/\(vg.name)", type: "vg", size: vg.size,
                                 parents: vg.physicalVolumes.map { $0.device ?? $0.uuid }, uuid: vg.uuid.filter { $0 != "-" }))
@@ -107,9 +109,8 @@ struct GuestFilesystems: GuestSubcommand {
     private func filesystemRows(_ inspector: GuestInspector, extra: Bool, columns: [Column]) throws(GuestFSError) -> [Row] {
         var rows: [Row] = []
         for fs in try GuestDf.listFilesystems(inspector) {
-            if !extra && (fs.signature.type == "swap" || fs.signature.type == "unknown") { continue }
-            var row = Row(name: fs.device, type: "filesystem", vfsType: fs.signature.type,
-                          vfsLabel: fs.signature.label ?? "", uuid: fs.signature.uuid ?? "")
+            if !extra && (fs.type == "swap" || fs.type == "unknown") { continue }
+            var row = Row(name: fs.device, type: "filesystem", vfsType: fs.type, vfsLabel: fs.label ?? "", uuid: fs.uuid ?? "")
             if columns.contains(.size) {
                 // As virt-filesystems: the mounted filesystem's statvfs size, else the device's size.
                 if let s = try? inspector.open(fs.device).statfs() {
