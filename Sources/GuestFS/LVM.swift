@@ -115,7 +115,8 @@ public struct LogicalVolume: Sendable {
     public var path: String { "/dev/\(vgName)/\(name)" }
     public var size: UInt64
     public var segments: [Segment]
-    /// The LV's id without dashes (libguestfs's lvuuid).
+    /// The LV's id as the metadata spells it, with dashes (what `lvs -o lv_uuid` and libguestfs's
+    /// lvuuid print).
     public var uuid: String = ""
 
     public struct Segment: Sendable {
@@ -279,7 +280,7 @@ public enum LVM {
             let (size, overflow) = total.multipliedReportingOverflow(by: extentSize)
             guard !overflow else { throw GuestFSError("LVM: LV \(name)/\(entry.key) is impossibly large") }
             lvs.append(LogicalVolume(vgName: name, name: entry.key, size: size, segments: segments,
-                                     uuid: (lv["id"]?.string ?? "").filter { $0 != "-" }, extentSize: extentSize, pvs: pvs))
+                                     uuid: lv["id"]?.string ?? "", extentSize: extentSize, pvs: pvs))
         }
         return VolumeGroup(name: name, uuid: uuid, seqno: seqno, extentSize: extentSize, logicalVolumes: lvs, missingPVs: missing,
                            physicalVolumes: list)

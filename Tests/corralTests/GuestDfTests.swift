@@ -275,6 +275,12 @@ private func without(_ device: String, _ text: String) -> String {
             """)
         let lvs = try DfFixtures.guest("filesystems", "-a", "mbr-lvm.qcow2", "--lvs")
         #expect(lvs.out == "/dev/corralvg/data\n/dev/corralvg/root\n/dev/corralvg/stripes\n")
+        // LV uuids keep LVM's dashes; VG and PV uuids are the 32 characters of pvs/vgs_full.
+        let csv = try DfFixtures.guest("filesystems", "-a", "mbr-lvm.qcow2", "--lvs", "--vgs", "--pvs", "--long", "--csv", "--uuid")
+        let rows = csv.out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(rows.first == ["Name", "Type", "Size", "Parent", "UUID"])
+        #expect(rows.dropFirst().first?.last == "datada-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaa")
+        #expect(rows.dropFirst(4).allSatisfy { ($0.last?.count ?? 0) == 32 && !($0.last?.contains("-") ?? true) }, "\(csv.out)")
     }
 
     @Test func mbrCSV() throws {
