@@ -9,8 +9,7 @@ extension Ext4Filesystem {
         let sb = superblock
         let is64 = sb.featureIncompat & Ext4Superblock.incompat64bit != 0
         let bigalloc = sb.featureRoCompat & Ext4Superblock.roCompatBigalloc != 0
-        // Validated by Ext4Superblock: with bigalloc, log cluster size >= log block size, ratio <= 2^16.
-        let clusterBits = bigalloc ? Int(raw.le32(0x1C) &- sb.logBlockSize) : 0
+        let clusterBits = sb.clusterBits  // validated: at most 16
         let ratio = UInt64(1) << UInt64(clusterBits)
         let groups = Int(sb.groupCount)
 

@@ -22,6 +22,8 @@ public struct Ext4Superblock: Sendable, Equatable {
     public var firstMetaBg: UInt32
     /// s_backup_bgs: the only groups besides 0 holding superblock backups with sparse_super2.
     public var backupGroups: [UInt32]
+    /// log2 of blocks per cluster: 0 unless bigalloc.
+    public var clusterBits = 0
 
     // Feature bits used by the reader.
     static let compatHasJournal: UInt32 = 0x4
@@ -87,6 +89,7 @@ public struct Ext4Superblock: Sendable, Equatable {
             throw GuestFSError("ext4: superblock: cluster size 2^\(10 &+ Int(logCluster)) invalid for \(bs)-byte blocks")
         }
         let clusterRatio = bigalloc ? 1 << Int(logCluster - logBlockSize) : 1
+        clusterBits = bigalloc ? Int(logCluster - logBlockSize) : 0
         guard blocksPerGroup > 0, UInt64(blocksPerGroup) <= UInt64(8 * bs * clusterRatio) else {
             throw GuestFSError("ext4: superblock: \(blocksPerGroup) blocks per group invalid for \(bs)-byte blocks")
         }
