@@ -14,7 +14,7 @@ extvariant ext3-4k 16384 -t ext3 -b 4096
 extvariant ext4-1k 65536 -t ext4 -b 1024
 extvariant ext4-4k-noflex 65536 -t ext4 -b 4096 -g 4096 -O ^flex_bg
 extvariant ext4-nojournal 32768 -t ext4 -b 1024 -O ^has_journal -I 128
-extvariant ext4-metabg 65536 -t ext4 -b 1024 -O meta_bg,^resize_inode
+extvariant ext4-metabg 65536 -t ext4 -b 1024 -g 1024 -O meta_bg,^resize_inode
 extvariant ext4-sparse2 65536 -t ext4 -b 1024 -O sparse_super2 -E num_backup_sb=1
 extvariant ext4-nosparse 32768 -t ext4 -b 1024 -O ^sparse_super,^resize_inode
 extvariant ext4-32bit 65536 -t ext4 -b 4096 -g 2048 -O ^64bit,^metadata_csum
