@@ -61,12 +61,28 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
     private static func readGroupDescriptors(device: any BlockDevice, sb: Ext4Superblock, groups: Int)
         throws(GuestFSError) -> ([UInt64], [Bool])
     {
-        let bs = sb.blockSize
-        let perBlock = bs / sb.descSize
-        let metaBg = sb.featureIncompat & Ext4Superblock.incompatMetaBg != 0
         let csum = sb.featureRoCompat & (Ext4Superblock.roCompatGdtCsum | Ext4Superblock.roCompatMetadataCsum) != 0
         var tables = [UInt64](); tables.reserveCapacity(groups)
         var uninit = [Bool](); uninit.reserveCapacity(groups)
+        try forEachGroupDescriptor(device: device, sb: sb, groups: groups) { (g, block, d) throws(GuestFSError) in
+            var table = UInt64(block.le32(d + 0x8))
+            if sb.descSize >= 64 { table |= UInt64(block.le32(d + 0x28)) << 32 }
+            guard table > 0, table < sb.blocksCount else {
+                throw GuestFSError("ext4: group descriptor \(g): inode table block \(table) outside the filesystem (\(sb.blocksCount) blocks)")
+            }
+            tables.append(table)
+            uninit.append(csum && block.le16(d + 0x12) & 0x1 != 0)
+        }
+        return (tables, uninit)
+    }
+
+    /// Calls `body(group, descriptorBlock, offsetInBlock)` for groups 0..<groups in order, reading
+    /// each descriptor block once.
+    static func forEachGroupDescriptor(device: any BlockDevice, sb: Ext4Superblock, groups: Int,
+                                       _ body: (Int, [UInt8], Int) throws(GuestFSError) -> Void) throws(GuestFSError) {
+        let bs = sb.blockSize
+        let perBlock = bs / sb.descSize
+        let metaBg = sb.featureIncompat & Ext4Superblock.incompatMetaBg != 0
         var group = 0
         while group < groups {
             let descBlock: UInt64
@@ -74,7 +90,7 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
                 // meta_bg: each run of `perBlock` groups keeps its descriptors in its first group.
                 let first = UInt64(group - group % perBlock)
                 let start = UInt64(sb.firstDataBlock) + first * UInt64(sb.blocksPerGroup)
-                descBlock = start + (hasSuperBackup(group: first, sb: sb) ? 1 : 0)
+                descBlock = start + (sb.hasSuperBackup(group: first) ? 1 : 0)
             } else {
                 // Right after the superblock's block (not first_data_block: bigalloc sets it to 0 with 1K blocks).
                 descBlock = Ext4Superblock.offset / UInt64(bs) + 1 + UInt64(group / perBlock)
@@ -85,30 +101,10 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
             let block = try device.read(at: descBlock * UInt64(bs), count: bs)
             let inBlock = min(perBlock - group % perBlock, groups - group)
             for i in 0..<inBlock {
-                let d = (group % perBlock + i) * sb.descSize
-                var table = UInt64(block.le32(d + 0x8))
-                if sb.descSize >= 64 { table |= UInt64(block.le32(d + 0x28)) << 32 }
-                let g = group + i
-                guard table > 0, table < sb.blocksCount else {
-                    throw GuestFSError("ext4: group descriptor \(g): inode table block \(table) outside the filesystem (\(sb.blocksCount) blocks)")
-                }
-                tables.append(table)
-                uninit.append(csum && block.le16(d + 0x12) & 0x1 != 0)
+                try body(group + i, block, (group % perBlock + i) * sb.descSize)
             }
             group += inBlock
         }
-        return (tables, uninit)
-    }
-
-    /// Whether a group holds a superblock backup (and so, with meta_bg, its descriptors one block later).
-    private static func hasSuperBackup(group: UInt64, sb: Ext4Superblock) -> Bool {
-        if sb.featureRoCompat & Ext4Superblock.roCompatSparseSuper == 0 || group <= 1 { return true }
-        for base: UInt64 in [3, 5, 7] {
-            var p = base
-            while p < group { p *= base }
-            if p == group { return true }
-        }
-        return false
     }
 
     // MARK: Inodes
@@ -544,15 +540,4 @@ extension String {
 extension Ext4Filesystem {
     /// From the superblock's counters. Linux also subtracts the metadata overhead it computes when
     /// s_overhead_clusters is 0 and sums the group descriptors' free counts.
-    public func statfs() throws(GuestFSError) -> FilesystemUsage {
-        let sb = try device.read(at: Ext4Superblock.offset, count: 1024)
-        let is64 = superblock.featureIncompat & Ext4Superblock.incompat64bit != 0
-        let free = UInt64(sb.le32(0x0C)) | (is64 ? UInt64(sb.le32(0x158)) << 32 : 0)
-        let reserved = UInt64(sb.le32(0x08)) | (is64 ? UInt64(sb.le32(0x154)) << 32 : 0)
-        let overhead = min(UInt64(sb.le32(0x248)), blocksCount)
-        let freeBlocks = min(free, blocksCount - overhead)
-        return FilesystemUsage(blockSize: UInt64(blockSize), blocks: blocksCount - overhead, freeBlocks: freeBlocks,
-                               availableBlocks: freeBlocks > reserved ? freeBlocks - reserved : 0,
-                               files: UInt64(superblock.inodesCount), freeFiles: min(UInt64(sb.le32(0x10)), UInt64(superblock.inodesCount)))
-    }
 }

@@ -20,9 +20,15 @@ public struct Ext4Superblock: Sendable, Equatable {
     public var volumeName: [UInt8]
     public var descSize: Int
     public var firstMetaBg: UInt32
+    /// s_backup_bgs: the only groups besides 0 holding superblock backups with sparse_super2.
+    public var backupGroups: [UInt32]
+    /// log2 of blocks per cluster: 0 unless bigalloc.
+    public var clusterBits = 0
 
     // Feature bits used by the reader.
     static let compatHasJournal: UInt32 = 0x4
+    static let compatSparseSuper2: UInt32 = 0x200
+    static let incompatExtents: UInt32 = 0x40
     static let incompatFiletype: UInt32 = 0x2
     static let incompatJournalDev: UInt32 = 0x8
     static let incompatMetaBg: UInt32 = 0x10
@@ -67,6 +73,7 @@ public struct Ext4Superblock: Sendable, Equatable {
         volumeName = b.bytes(0x78, 16)
         descSize = is64 ? Int(b.le16(0xFE)) : 32
         firstMetaBg = b.le32(0x104)
+        backupGroups = [b.le32(0x24C), b.le32(0x250)]
 
         guard logBlockSize <= 6 else {
             throw GuestFSError("ext4: superblock: block size 2^\(10 &+ Int(logBlockSize)) out of range 1K-64K")
@@ -82,6 +89,7 @@ public struct Ext4Superblock: Sendable, Equatable {
             throw GuestFSError("ext4: superblock: cluster size 2^\(10 &+ Int(logCluster)) invalid for \(bs)-byte blocks")
         }
         let clusterRatio = bigalloc ? 1 << Int(logCluster - logBlockSize) : 1
+        clusterBits = bigalloc ? Int(logCluster - logBlockSize) : 0
         guard blocksPerGroup > 0, UInt64(blocksPerGroup) <= UInt64(8 * bs * clusterRatio) else {
             throw GuestFSError("ext4: superblock: \(blocksPerGroup) blocks per group invalid for \(bs)-byte blocks")
         }
@@ -97,6 +105,27 @@ public struct Ext4Superblock: Sendable, Equatable {
     }
 
     public var blockSize: Int { 1024 << Int(logBlockSize) }
+
+    /// Whether a group holds a superblock backup (and so, with meta_bg, its descriptors one block
+    /// later), as the kernel's ext4_bg_has_super decides.
+    public func hasSuperBackup(group: UInt64) -> Bool {
+        if group == 0 { return true }
+        if featureCompat & Self.compatSparseSuper2 != 0 {
+            return backupGroups.contains { UInt64($0) == group }
+        }
+        if featureRoCompat & Self.roCompatSparseSuper == 0 || group == 1 { return true }
+        if group & 1 == 0 { return false }
+        for base: UInt64 in [3, 5, 7] {
+            var p = base
+            while p < group {
+                let (next, overflow) = p.multipliedReportingOverflow(by: base)
+                if overflow { break }
+                p = next
+            }
+            if p == group { return true }
+        }
+        return false
+    }
 
     public var groupCount: UInt64 {
         (blocksCount - UInt64(firstDataBlock) + UInt64(blocksPerGroup) - 1) / UInt64(blocksPerGroup)

@@ -89,6 +89,23 @@ public struct VolumeGroup: Sendable {
     public var logicalVolumes: [LogicalVolume]
     /// PV uuids (without dashes) named in the metadata that no scanned device carries.
     public var missingPVs: [String]
+    /// The VG's PVs in metadata order (virt-filesystems --vgs/--pvs).
+    public var physicalVolumes: [PhysicalVolume] = []
+
+    public struct PhysicalVolume: Sendable {
+        /// 32 characters, without dashes.
+        public var uuid: String
+        /// Our name for the device carrying it (`/dev/sda2`), nil when missing.
+        public var device: String?
+        public var extentCount: UInt64
+        /// Bytes before the first extent.
+        public var peStart: UInt64
+    }
+
+    /// Bytes in all extents of all PVs (LVM's vg_size).
+    public var size: UInt64 {
+        physicalVolumes.reduce(0) { $0 &+ $1.extentCount &* extentSize }
+    }
 }
 
 public struct LogicalVolume: Sendable {
@@ -98,6 +115,9 @@ public struct LogicalVolume: Sendable {
     public var path: String { "/dev/\(vgName)/\(name)" }
     public var size: UInt64
     public var segments: [Segment]
+    /// The LV's id as the metadata spells it, with dashes (what `lvs -o lv_uuid` and libguestfs's
+    /// lvuuid print).
+    public var uuid: String = ""
 
     public struct Segment: Sendable {
         public var startExtent: UInt64
@@ -179,6 +199,7 @@ public enum LVM {
     /// are skipped; a label with unreadable metadata throws.
     public static func scan(_ devices: [GuestDevice]) throws(GuestFSError) -> [VolumeGroup] {
         var pvDevices: [String: any BlockDevice] = [:]
+        var pvNames: [String: String] = [:]
         // Newest metadata per VG uuid (every PV may hold a copy).
         var newest: [String: (seqno: Int64, name: String, vg: LVMSection)] = [:]
         for named in devices {
@@ -186,6 +207,7 @@ public enum LVM {
             do {
                 guard let pv = try LVMPhysicalVolume.read(named.device) else { continue }
                 pvDevices[pv.uuid] = named.device
+                pvNames[pv.uuid] = named.name
                 guard let text = pv.metadataText else { continue }
                 top = try LVMSection.parse(text)
             } catch {
@@ -201,19 +223,20 @@ public enum LVM {
         }
         var groups: [VolumeGroup] = []
         for (id, found) in newest.sorted(by: { $0.value.name < $1.value.name }) {
-            groups.append(try assemble(name: found.name, uuid: id, seqno: found.seqno, vg: found.vg, pvDevices: pvDevices))
+            groups.append(try assemble(name: found.name, uuid: id, seqno: found.seqno, vg: found.vg, pvDevices: pvDevices, pvNames: pvNames))
         }
         return groups
     }
 
     private static func assemble(name: String, uuid: String, seqno: Int64, vg: LVMSection,
-                                 pvDevices: [String: any BlockDevice]) throws(GuestFSError) -> VolumeGroup {
+                                 pvDevices: [String: any BlockDevice], pvNames: [String: String]) throws(GuestFSError) -> VolumeGroup {
         guard let sectors = vg["extent_size"]?.number, sectors > 0, sectors <= 1 << 32 else {
             throw GuestFSError("LVM: VG \(name): extent_size missing or invalid")
         }
         let extentSize = UInt64(sectors) * 512
         var pvs: [String: LogicalVolume.PVLocation] = [:]
         var missing: [String] = []
+        var list: [VolumeGroup.PhysicalVolume] = []
         for entry in vg["physical_volumes"]?.section?.entries ?? [] {
             guard let pv = entry.value.section, let id = pv["id"]?.string,
                   let peStart = pv["pe_start"]?.number, peStart >= 0, peStart < 1 << 54 else {
@@ -221,6 +244,9 @@ public enum LVM {
             }
             let uuid = id.filter { $0 != "-" }
             if pvDevices[uuid] == nil { missing.append(uuid) }
+            let peCount = pv["pe_count"]?.number ?? 0
+            list.append(.init(uuid: uuid, device: pvNames[uuid], extentCount: peCount > 0 && peCount < 1 << 40 ? UInt64(peCount) : 0,
+                              peStart: UInt64(peStart) * 512))
             pvs[entry.key] = .init(device: pvDevices[uuid], uuid: uuid, peStart: UInt64(peStart) * 512)
         }
         var lvs: [LogicalVolume] = []
@@ -254,8 +280,9 @@ public enum LVM {
             let (size, overflow) = total.multipliedReportingOverflow(by: extentSize)
             guard !overflow else { throw GuestFSError("LVM: LV \(name)/\(entry.key) is impossibly large") }
             lvs.append(LogicalVolume(vgName: name, name: entry.key, size: size, segments: segments,
-                                     extentSize: extentSize, pvs: pvs))
+                                     uuid: lv["id"]?.string ?? "", extentSize: extentSize, pvs: pvs))
         }
-        return VolumeGroup(name: name, uuid: uuid, seqno: seqno, extentSize: extentSize, logicalVolumes: lvs, missingPVs: missing)
+        return VolumeGroup(name: name, uuid: uuid, seqno: seqno, extentSize: extentSize, logicalVolumes: lvs, missingPVs: missing,
+                           physicalVolumes: list)
     }
 }

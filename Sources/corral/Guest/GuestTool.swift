@@ -10,6 +10,8 @@ import Hypervisor
 enum GuestTool {
     static let subcommands: [any GuestSubcommand.Type] = [
         GuestFish.self,
+        GuestDf.self,
+        GuestFilesystems.self,
     ]
 
     /// Runs `corral guest ARGS...`; `uri` is the global `-c`, used by `-d` unless the subcommand has its own.
@@ -25,7 +27,11 @@ enum GuestTool {
         }
         let command: any GuestSubcommand
         do {
-            guard let parsed = try type.parseAsRoot(Array(args.dropFirst())) as? any GuestSubcommand else { return 1 }
+            // --help parses as ArgumentParser's HelpCommand rather than throwing.
+            guard let parsed = try type.parseAsRoot(Array(args.dropFirst())) as? any GuestSubcommand else {
+                print(type.helpMessage(), terminator: "")
+                return 0
+            }
             command = parsed
         } catch {
             let code = type.exitCode(for: error)
