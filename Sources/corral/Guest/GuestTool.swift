@@ -8,7 +8,9 @@ import Hypervisor
 // Not shell commands: they stream large outputs straight to stdout, and take libguestfs's flags.
 
 enum GuestTool {
-    static let subcommands: [any GuestSubcommand.Type] = []
+    static let subcommands: [any GuestSubcommand.Type] = [
+        GuestInspect.self,
+    ]
 
     /// Runs `corral guest ARGS...`; `uri` is the global `-c`, used by `-d` unless the subcommand has its own.
     static func run(_ args: [String], uri: String?) async -> Int32 {
