@@ -59,7 +59,7 @@ extension GuestInspector {
         var epochOK = true
         var inDescription = false
         var descriptionLines: [Substring] = []
-        for raw in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
+        for raw in textLines(data) {
             let line = Substring(String(decoding: raw, as: UTF8.self))
             if line.first == " " && inDescription {
                 descriptionLines.append(line.dropFirst())
@@ -107,6 +107,13 @@ extension GuestInspector {
         return apps
     }
 
+    /// Lines as fgets reads them: the newline ends a line, so none follows a final newline.
+    static func textLines(_ data: [UInt8]) -> [ArraySlice<UInt8>] {
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
+        if data.last == 0x0A || data.isEmpty { lines.removeLast() }
+        return lines
+    }
+
     /// A non-negative 32-bit decimal, as guestfs_int_parse_unsigned_int accepts it.
     static func parseUnsignedInt(_ s: Substring) -> Int32? {
         guard !s.isEmpty, s.allSatisfy({ $0 >= "0" && $0 <= "9" }), let v = Int32(s) else { return nil }
@@ -121,7 +128,7 @@ extension GuestInspector {
         var apps: [InspectedApplication] = []
         var current = InspectedApplication(name: "")
         var hasVersion = false, epochOK = true
-        for raw in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
+        for raw in textLines(data) {
             let line = Substring(String(decoding: raw, as: UTF8.self))
             if line.count > 1 && line.dropFirst().first != ":" { continue }
             let value = String(line.dropFirst(2))

@@ -60,7 +60,11 @@ mkfs.ext2 -q -F -L debboot -U 1d2e3f40-5a6b-4c7d-8e9f-a0b1c2d3e4f5 -d boot-deb d
 mkfs.ext4 -q -F -L debroot -U $DEB_ROOT_UUID -E root_owner=0:0 -d os-deb deb-root.img 48M >/dev/null 2>&1
 truncate -s 4M deb-swap.img && mkswap -q -L debswap -U $DEB_SWAP_UUID deb-swap.img >/dev/null
 put deb-boot.img debian12.raw 2048; put deb-root.img debian12.raw 18432; put deb-swap.img debian12.raw 116736
-grep -c '^Package:' debian12.dpkg-status > debian12.expected-packages.txt
+# What dpkg itself lists as installed: "name version arch".
+mkdir -p dpkg-admin/updates && cp debian12.dpkg-status dpkg-admin/status
+dpkg-query --admindir=dpkg-admin -W -f '${db:Status-Status} ${Package} ${Version} ${Architecture}\n' \
+    | sed -n 's/^installed //p' > debian12.expected-packages.txt
+rm -rf dpkg-admin
 
 # The overlay: the same disk with a new /etc/hostname, only the changed clusters in the qcow2.
 cp debian12.raw deb-modified.raw
