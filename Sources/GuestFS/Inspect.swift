@@ -30,8 +30,8 @@ public struct InspectedOS: Sendable, Equatable {
     public var packageManagement: String?
     /// The osinfo-db short id, e.g. "debian12".
     public var osinfo: String?
-    /// (mount point, device) from the guest's fstab, resolved to our device names, in
-    /// virt-inspector's order: shorter mount points first, then by name (so "/" comes first).
+    /// (mount point, device) from the guest's fstab, resolved to our device names, in fstab order
+    /// (only the root when the fstab names nothing usable). virt-inspector sorts them for output.
     public var mountpoints: [(path: String, device: String)] = []
     /// Every device the fstab names, swap included (inspect_get_filesystems), in fstab order.
     public var filesystems: [String] = []
@@ -124,10 +124,6 @@ public struct GuestInspector: Sendable {
         } else {
             os.filesystems = fstab.map(\.device)
             os.mountpoints = fstab.filter { $0.path.hasPrefix("/") }.map { ($0.path, $0.device) }
-                .sorted { a, b in
-                    a.path.utf8.count != b.path.utf8.count ? a.path.utf8.count < b.path.utf8.count
-                        : a.path.utf8.lexicographicallyPrecedes(b.path.utf8)
-                }
         }
         os.packageFormat = Self.packageFormat(distro: os.distro)
         os.packageManagement = Self.packageManagement(distro: os.distro, major: os.majorVersion, vfs: vfs)
@@ -367,9 +363,10 @@ public struct GuestInspector: Sendable {
 
     /// "a" -> 0, "z" -> 25, "aa" -> 26 (bijective base 26), -1 when absurdly long.
     static func driveIndex(_ letters: String) -> Int {
+        guard letters.utf8.count <= 4 else { return -1 }
         var n = 0
         for c in letters.utf8 {
-            guard letters.utf8.count <= 4 else { return -1 }
+            guard c >= 0x61, c <= 0x7A else { return -1 }
             n = n * 26 + Int(c - 0x61) + 1
         }
         return n - 1
@@ -580,8 +577,11 @@ struct ReleaseData {
     static func int(_ s: Substring) -> Int? { Int(s) }
 
     /// The capture groups of the first match of `pattern` in `s` (nil groups did not take part).
+    /// Only the first 4 KiB are searched: release files are one short line, and the ".*" patterns
+    /// would backtrack for ages over a hostile megabyte.
     static func match(_ pattern: String, _ s: String) -> [Substring?]? {
-        guard let regex = try? Regex(pattern), let m = try? regex.firstMatch(in: s) else { return nil }
+        let text = s.utf8.count > 4096 ? String(decoding: s.utf8.prefix(4096), as: UTF8.self) : s
+        guard let regex = try? Regex(pattern), let m = try? regex.firstMatch(in: text) else { return nil }
         return (1..<max(m.output.count, 1)).map { m.output[$0].substring }
     }
 

@@ -358,6 +358,12 @@ private func tool(_ path: String, _ args: [String]) -> String? {
         #expect(GuestInspector.canonicalPath("///usr//local//") == "/usr/local")
         #expect(GuestInspector.isRemovable("/dev/fd0") && GuestInspector.isRemovable("/dev/cdrom") && !GuestInspector.isRemovable("/dev/fdisk"))
         #expect(GuestInspector.mapperName("my-vg") == "my--vg")
+        #expect(GuestInspector.driveIndex("aaaaa") == -1 && GuestInspector.driveIndex("A") == -1)
+        // A hostile megabyte-long release line is searched only in its first 4 KiB, and quickly.
+        let long = String(repeating: "Red Hat release ", count: 70_000)
+        let start = ContinuousClock.now
+        #expect(ReleaseData.match(#"Red Hat.*release (\d+).*Update (\d+)"#, long) == nil)
+        #expect(ContinuousClock.now - start < .seconds(20))
     }
 }
 

@@ -44,7 +44,12 @@ struct GuestInspect: GuestSubcommand {
             if let v = os.hostname { xml.element("hostname", v) }
             if let v = os.osinfo { xml.element("osinfo", v) }
             xml.open("mountpoints")
-            for m in os.mountpoints {
+            // Shorter mount points first, then by name, so "/" leads and the output is stable.
+            let mountpoints = os.mountpoints.sorted { a, b in
+                a.path.utf8.count != b.path.utf8.count ? a.path.utf8.count < b.path.utf8.count
+                    : a.path.utf8.lexicographicallyPrecedes(b.path.utf8)
+            }
+            for m in mountpoints {
                 xml.element("mountpoint", m.path, attribute: ("dev", m.device))
             }
             xml.close("mountpoints")
