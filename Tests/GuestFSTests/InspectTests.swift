@@ -383,3 +383,116 @@ struct InspectRNG {
         return z ^ (z >> 31)
     }
 }
+
+/// An in-memory tree for the release-file rules: "path" -> file text, or "-> target" for a symlink.
+struct TreeFilesystem: Filesystem {
+    struct Node: Sendable { var type: FileType; var data: [UInt8]; var children: [[UInt8]: UInt64] }
+    var nodes: [Node] = [Node(type: .directory, data: [], children: [:])]
+    var typeName: String { "ext4" }
+    var rootInode: UInt64 { 0 }
+
+    init(_ files: [String: String]) {
+        for (path, text) in files.sorted(by: { $0.key < $1.key }) {
+            var dir: UInt64 = 0
+            let parts = path.split(separator: "/").map { Array($0.utf8) }
+            for (i, name) in parts.enumerated() {
+                if let next = nodes[Int(dir)].children[name] { dir = next; continue }
+                let last = i == parts.count - 1
+                let link = last && text.hasPrefix("-> ")
+                let node = Node(type: !last ? .directory : link ? .symlink : text == "/" ? .directory : .regular,
+                                data: last ? Array((link ? String(text.dropFirst(3)) : text).utf8) : [], children: [:])
+                nodes.append(node)
+                nodes[Int(dir)].children[name] = UInt64(nodes.count - 1)
+                dir = UInt64(nodes.count - 1)
+            }
+        }
+    }
+
+    func node(_ i: UInt64) throws(GuestFSError) -> Node {
+        guard i < UInt64(nodes.count) else { throw GuestFSError("no inode \(i)") }
+        return nodes[Int(i)]
+    }
+    func stat(_ inode: UInt64) throws(GuestFSError) -> FileStat {
+        let n = try node(inode)
+        let mode: UInt32 = n.type == .directory ? 0o040755 : n.type == .symlink ? 0o120777 : 0o100644
+        let t = FileTime(seconds: 0)
+        return FileStat(inode: inode, type: n.type, mode: mode, nlink: 1, uid: 0, gid: 0, size: UInt64(n.data.count),
+                        blocks: 0, atime: t, mtime: t, ctime: t, rdev: 0)
+    }
+    func readdir(_ inode: UInt64) throws(GuestFSError) -> [DirEntry] {
+        try node(inode).children.map { DirEntry(nameBytes: $0.key, inode: $0.value, type: nodes[Int($0.value)].type) }
+    }
+    func lookup(_ directory: UInt64, name: [UInt8]) throws(GuestFSError) -> UInt64? { try node(directory).children[name] }
+    func read(_ inode: UInt64, at offset: UInt64, count: Int) throws(GuestFSError) -> [UInt8] {
+        let d = try node(inode).data
+        guard offset < UInt64(d.count) else { return [] }
+        return Array(d[Int(offset)..<min(d.count, Int(offset) + count)])
+    }
+    func readlink(_ inode: UInt64) throws(GuestFSError) -> [UInt8] { try node(inode).data }
+    func statfs() throws(GuestFSError) -> FilesystemUsage {
+        FilesystemUsage(blockSize: 4096, blocks: 0, freeBlocks: 0, availableBlocks: 0, files: 0, freeFiles: 0)
+    }
+}
+
+@Suite struct ReleaseRuleTests {
+    /// Inspects a tree that has libguestfs's minimum Linux root (/etc, /bin, /etc/fstab) plus `files`.
+    private func os(_ files: [String: String]) throws -> InspectedOS {
+        var vfs = VFS()
+        vfs.mount(TreeFilesystem(["etc/fstab": "", "bin": "/"].merging(files) { $1 }), at: "/")
+        let disks = try GuestDisks.open([(try ImageFixtures.path("mbr.raw"), nil)])
+        #expect(GuestInspector.isLinuxRoot(vfs) == (files["grub2/grub.cfg"] == nil))
+        return GuestInspector(disks: disks).inspectLinuxRoot(vfs, device: "/dev/sda1", all: [])
+    }
+
+    private func summary(_ o: InspectedOS) -> String {
+        "\(o.distro) \(o.majorVersion).\(o.minorVersion) [\(o.productName)] \(o.packageFormat ?? "-")/\(o.packageManagement ?? "-") \(o.osinfo ?? "-") \(o.hostname ?? "-")"
+    }
+
+    @Test func distributions() throws {
+        #expect(summary(try os(["etc/os-release": "ID=ubuntu\nVERSION_ID=\"22.04\"\nPRETTY_NAME=\"Ubuntu 22.04.3 LTS\"\n"]))
+                == "ubuntu 22.4 [Ubuntu 22.04.3 LTS] deb/apt ubuntu22.04 -")
+        // CentOS 7's os-release has only "7": centos-release gives 7.9; osinfo is centos7.0.
+        #expect(summary(try os(["etc/os-release": "ID=\"centos\"\nVERSION_ID=\"7\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n",
+                                "etc/centos-release": "CentOS Linux release 7.9.2009 (Core)\n",
+                                "etc/hostname": "\n", "etc/HOSTNAME": "c7.example.com\n"]))
+                == "centos 7.9 [CentOS Linux release 7.9.2009 (Core)] rpm/yum centos7.0 c7.example.com")
+        #expect(summary(try os(["etc/os-release": "ID=fedora\nVERSION_ID=39\nPRETTY_NAME=\"Fedora Linux 39 (Server Edition)\"\n",
+                                "usr/bin/dnf": "-> dnf-3", "usr/bin/dnf-3": "#!/usr/bin/python3\n"]))
+                == "fedora 39.0 [Fedora Linux 39 (Server Edition)] rpm/dnf fedora39 -")
+        #expect(summary(try os(["etc/os-release": "ID=alpine\nVERSION_ID=3.18.4\nPRETTY_NAME=\"Alpine Linux v3.18\"\n",
+                                "etc/alpine-release": "3.18.4\n"]))
+                == "alpinelinux 3.18 [Alpine Linux v3.18] apk/apk alpinelinux3.18 -")
+        #expect(summary(try os(["etc/os-release": "ID=arch\nPRETTY_NAME=\"Arch Linux\"\n"]))
+                == "archlinux 0.0 [Arch Linux] pacman/pacman archlinux -")
+        // No os-release: redhat-release decides, the hostname comes from sysconfig/network.
+        #expect(summary(try os(["etc/redhat-release": "Red Hat Enterprise Linux Server release 6.10 (Santiago)\n",
+                                "etc/sysconfig/network": "NETWORKING=yes\nHOSTNAME=\"rhel6.example.com\"\n"]))
+                == "rhel 6.10 [Red Hat Enterprise Linux Server release 6.10 (Santiago)] rpm/yum rhel6.10 rhel6.example.com")
+        #expect(summary(try os(["etc/redhat-release": "Acme OS release x\n"]))
+                == "redhat-based 0.0 [Acme OS release x] rpm/- - -")
+        #expect(summary(try os(["etc/lsb-release": "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=10.04\nDISTRIB_DESCRIPTION=\"Ubuntu 10.04.1 LTS\"\n"]))
+                == "ubuntu 10.4 [Ubuntu 10.04.1 LTS] deb/apt ubuntu10.04 -")
+        // Debian testing: no version anywhere.
+        #expect(summary(try os(["etc/os-release": "ID=debian\nPRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\n",
+                                "etc/debian_version": "trixie/sid\n"]))
+                == "debian 0.0 [trixie/sid] deb/apt - -")
+        // An unknown ID with nothing else to go on.
+        #expect(summary(try os(["etc/os-release": "ID=almalinux\nVERSION_ID=9.3\nPRETTY_NAME=\"AlmaLinux 9.3\"\n"]))
+                == "unknown 9.3 [AlmaLinux 9.3] -/- - -")
+    }
+
+    @Test func rootRules() throws {
+        // A grub /boot is not a root even with /etc; a /bin link elsewhere than usr/bin is not either.
+        _ = try os(["grub2/grub.cfg": ""])
+        var vfs = VFS()
+        vfs.mount(TreeFilesystem(["etc/hosts": "", "bin": "-> /usr/bin", "usr/bin/ls": ""]), at: "/")
+        #expect(!GuestInspector.isLinuxRoot(vfs))
+        vfs.mount(TreeFilesystem(["etc/hosts": "", "bin": "-> usr/bin", "usr/bin/ls": ""]), at: "/")
+        #expect(GuestInspector.isLinuxRoot(vfs))
+        // Architecture through the /bin link and a dangling /bin/bash.
+        vfs.mount(TreeFilesystem(["etc/hosts": "", "bin": "-> usr/bin", "usr/bin/bash": "-> nowhere",
+                                  "usr/bin/ls": String(decoding: [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1] + [UInt8](repeating: 0, count: 9)
+                                                       + [3, 0, 62, 0] + [UInt8](repeating: 0, count: 44), as: UTF8.self)]), at: "/")
+        #expect(GuestInspector.architecture(vfs) == "x86_64")
+    }
+}
