@@ -169,7 +169,9 @@ extension GuestInspector {
         for dir in rpmDirectories {
             let path = dir + "/rpmdb.sqlite"
             guard vfs.isFile(path, follow: true) else { continue }
-            let db = try SQLiteDatabase(bytes: vfs.readFile(path, limit: maxPackageDatabase))
+            // A guest copied while running may still have committed transactions in the log.
+            let wal = vfs.isFile(path + "-wal", follow: true) ? try vfs.readFile(path + "-wal", limit: maxPackageDatabase) : nil
+            let db = try SQLiteDatabase(bytes: vfs.readFile(path, limit: maxPackageDatabase), wal: wal)
             return try rpmApplications(db)
         }
         for dir in rpmDirectories where vfs.isFile(dir + "/Packages", follow: true) || vfs.isFile(dir + "/Packages.db", follow: true) {

@@ -3,8 +3,9 @@
 // Only table b-trees are walked: interior and leaf pages, overflow chains, records with varints.
 // Every page number, offset and length comes from an untrusted image and is checked before use;
 // page visits are bounded by the page count, so loops and cycles end in an error.
-// Not supported (an error or a stale read, never a crash): UTF-16 text (rpm writes UTF-8), and a
-// write-ahead log that still holds uncheckpointed pages (only the main file is read).
+// A write-ahead log, when given, is applied as SQLite would on opening: the pages of its last
+// committed transaction whose frames carry the header's salts and a valid checksum chain win over
+// the main file's (a guest copied while running often has them). UTF-16 text is not supported.
 
 public enum SQLiteValue: Sendable, Equatable {
     case null
@@ -24,13 +25,17 @@ public struct SQLiteDatabase: Sendable {
     public let pageSize: Int
     /// Page size minus the per-page reserved bytes.
     public let usableSize: Int
-    public let pageCount: Int
+    public private(set) var pageCount: Int
+    /// Committed write-ahead-log pages: page number -> offset of the page's bytes in `wal`.
+    private var walPages: [Int: Int] = [:]
+    private var wal: [UInt8] = []
 
     /// Largest record accepted (rpm headers are a few hundred KiB at most).
     static let maxPayload = 64 << 20
     static let maxDepth = 64
 
-    public init(bytes: [UInt8]) throws(GuestFSError) {
+    /// `wal` is the "-wal" file's contents, if there is one.
+    public init(bytes: [UInt8], wal: [UInt8]? = nil) throws(GuestFSError) {
         guard bytes.count >= 100, bytes[0..<16].elementsEqual(Array("SQLite format 3".utf8) + [0]) else {
             throw GuestFSError("sqlite: not an SQLite 3 database (bad magic)")
         }
@@ -52,7 +57,61 @@ public struct SQLiteDatabase: Sendable {
         let fromFile = bytes.count / pageSize
         let inHeader = Int(bytes.sqlBE32(28))
         pageCount = inHeader > 0 && bytes.sqlBE32(92) == bytes.sqlBE32(24) ? min(inHeader, fromFile) : fromFile
+        if let wal { applyLog(wal) }
         guard pageCount >= 1 else { throw GuestFSError("sqlite: file shorter than one page") }
+    }
+
+    /// Indexes the frames of the log's last complete transaction. A log for another page size, with
+    /// a bad header or checksum, ends (or never starts) the valid part, as SQLite's recovery does.
+    private mutating func applyLog(_ w: [UInt8]) {
+        guard w.count >= 32 else { return }
+        let magic = w.sqlBE32(0)
+        guard magic == 0x377F_0682 || magic == 0x377F_0683, w.sqlBE32(4) == 3_007_000,
+              Int(w.sqlBE32(8)) == pageSize || (w.sqlBE32(8) == 1 && pageSize == 65536) else { return }
+        let bigEndian = magic & 1 == 1
+        var sum = Self.walChecksum(w[0..<24], bigEndian: bigEndian, seed: (0, 0))
+        guard sum == (w.sqlBE32(24), w.sqlBE32(28)) else { return }
+        let salts = (w.sqlBE32(16), w.sqlBE32(20))
+        var pending: [Int: Int] = [:]
+        var offset = 32
+        let frame = 24 + pageSize
+        while frame <= w.count - offset {
+            let page = Int(w.sqlBE32(offset)), commitSize = Int(w.sqlBE32(offset + 4))
+            guard page >= 1, (w.sqlBE32(offset + 8), w.sqlBE32(offset + 12)) == salts else { break }
+            sum = Self.walChecksum(w[offset..<(offset + 8)], bigEndian: bigEndian, seed: sum)
+            sum = Self.walChecksum(w[(offset + 24)..<(offset + frame)], bigEndian: bigEndian, seed: sum)
+            guard sum == (w.sqlBE32(offset + 16), w.sqlBE32(offset + 20)) else { break }
+            pending[page] = offset + 24
+            if commitSize > 0 {
+                walPages.merge(pending) { $1 }
+                pending = [:]
+                pageCount = commitSize
+            }
+            offset += frame
+        }
+        // Pages past the committed size, or past the main file, must all come from the log.
+        walPages = walPages.filter { $0.key <= pageCount }
+        if !walPages.isEmpty { wal = w }
+        let fromFile = bytes.count / pageSize
+        if pageCount > fromFile, !(fromFile + 1...pageCount).allSatisfy({ walPages[$0] != nil }) {
+            pageCount = fromFile
+        }
+    }
+
+    /// SQLite's WAL checksum: pairs of 32-bit words, each sum feeding the other.
+    static func walChecksum(_ d: ArraySlice<UInt8>, bigEndian: Bool, seed: (UInt32, UInt32)) -> (UInt32, UInt32) {
+        var (s0, s1) = seed
+        var i = d.startIndex
+        func word(_ at: Int) -> UInt32 {
+            bigEndian ? UInt32(d[at]) << 24 | UInt32(d[at + 1]) << 16 | UInt32(d[at + 2]) << 8 | UInt32(d[at + 3])
+                : UInt32(d[at + 3]) << 24 | UInt32(d[at + 2]) << 16 | UInt32(d[at + 1]) << 8 | UInt32(d[at])
+        }
+        while i + 8 <= d.endIndex {
+            s0 = s0 &+ word(i) &+ s1
+            s1 = s1 &+ word(i + 4) &+ s0
+            i += 8
+        }
+        return (s0, s1)
     }
 
     /// The schema table's rows: (type, name, tbl_name, rootpage, sql).
@@ -88,7 +147,9 @@ public struct SQLiteDatabase: Sendable {
         guard number >= 1, number <= pageCount else {
             throw GuestFSError("sqlite: page \(number) outside the \(pageCount)-page file")
         }
+        if let at = walPages[number] { return wal[at..<(at + pageSize)] }
         let start = (number - 1) * pageSize
+        guard start + pageSize <= bytes.count else { throw GuestFSError("sqlite: page \(number) is missing from the file") }
         return bytes[start..<(start + pageSize)]
     }
 

@@ -169,6 +169,51 @@ private func tool(_ path: String, _ args: [String]) -> String? {
         #expect(format(rows) == cli)
     }
 
+    /// A database whose two transactions are still only in its write-ahead log (copied while the
+    /// writer had it open), read with the log, without it, and with the last frame corrupted.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3")))
+    func writeAheadLog() throws {
+        let dir = try ImageFixtures.scratch("sqlite-wal")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sql = """
+            pragma page_size=1024; pragma journal_mode=wal; pragma wal_autocheckpoint=0;
+            create table t(id integer primary key, s text);
+            with recursive n(x) as (select 1 union all select x+1 from n where x < 400)
+            insert into t select x, printf('first %d', x) from n;
+            with recursive n(x) as (select 401 union all select x+1 from n where x < 800)
+            insert into t select x, printf('second %d', x) from n;
+            .shell cp \(dir)/live.db \(dir)/snap.db && cp \(dir)/live.db-wal \(dir)/snap.db-wal
+            """
+        try #require(runSQLite(dir + "/live.db", sql) != nil)
+        let main = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/snap.db")))
+        let wal = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/snap.db-wal")))
+        #expect(wal.count > 32)
+        #expect(try SQLiteDatabase(bytes: main, wal: wal).rows(ofTable: "t").count == 800)
+        #expect(throws: GuestFSError.self) { try SQLiteDatabase(bytes: main).rows(ofTable: "t") }
+        // A bad checksum in the last frame voids the second transaction only, as SQLite's recovery does.
+        var bad = wal
+        bad[bad.count - 1] ^= 0xFF
+        let rows = try SQLiteDatabase(bytes: main, wal: bad).rows(ofTable: "t")
+        #expect(rows.count == 400)
+        try ImageFixtures.write(bad, to: dir + "/snap.db-wal")
+        let cli = try #require(tool("/usr/bin/sqlite3", [dir + "/snap.db", "select count(*) from t"]))
+        #expect(cli == "\(rows.count)\n")
+    }
+
+    private func runSQLite(_ path: String, _ script: String) -> Void? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = [path]
+        let input = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        input.fileHandleForWriting.write(Data(script.utf8))
+        try? input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? () : nil
+    }
+
     @Test func hostileDatabasesThrowOrReadNeverCrash() throws {
         let good = try ImageFixtures.bytes("rhel9.rpmdb.sqlite")
         var rng = InspectRNG(seed: 0x5eed)

@@ -6,7 +6,7 @@
 #   rhel9.raw             GPT: sda1 /boot (ext4), sda2 LVM PV of VG "rhel" (LVs root, swap); an rpmdb.sqlite
 #                         written by rpm itself, an aarch64 ELF /usr/bin/bash; needs loop devices for LVM
 # Side files for the tests: *.expected.txt (what went in), debian12.dpkg-status, rhel9.rpmdb.sqlite.
-for t in rpm rpmbuild debugfs mkswap; do
+for t in rpm rpmbuild; do
     command -v "$t" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q rpm >/dev/null
 done
 MiB=$((1 << 20))
@@ -155,10 +155,11 @@ RHEL_PV_END=$(sgdisk -i 2 rhel9.raw | sed -n 's/^Last sector: \([0-9]*\).*/\1/p'
 put rhel-boot.img rhel9.raw 2048
 truncate -s $(((RHEL_PV_END - RHEL_PV_START + 1) * 512)) rhel-pv.raw
 if [ -z "${GUEST_IMAGES_NO_LOOP:-}" ] && LP=$(losetup -f --show rhel-pv.raw 2>/dev/null); then
-    rhel_cleanup() { vgchange -an rhel >/dev/null 2>&1 || true; losetup -d "$LP" 2>/dev/null || true; }
+    rhel_cleanup() { vgchange --devices "$LP" -an rhel >/dev/null 2>&1 || true; losetup -d "$LP" 2>/dev/null || true; }
     trap rhel_cleanup EXIT
-    vgcreate -q -s 1M rhel "$LP" >/dev/null
-    vgcfgbackup -q -f rhel-vg.txt rhel >/dev/null
+    # --devices keeps LVM to this loop device: builds of other checkouts may run LVM at the same time.
+    vgcreate --devices "$LP" -q -s 1M rhel "$LP" >/dev/null
+    vgcfgbackup --devices "$LP" -q -f rhel-vg.txt rhel >/dev/null
     # root: extents 0-23, swap: 24-27 (lvcreate needs device-mapper, so the LVs are restored as text).
     python3 - <<'EOF'
 def lv(name, ident, start, count):
@@ -182,8 +183,8 @@ text = open("rhel-vg.txt").read()
 i = text.rstrip().rfind("}")
 open("rhel-vg2.txt", "w").write(text[:i] + section + text[i:])
 EOF
-    vgcfgrestore -q -f rhel-vg2.txt rhel >/dev/null 2>&1
-    PE_START=$(pvs --noheadings --units b --nosuffix -o pe_start "$LP" | tr -d ' ')
+    vgcfgrestore --devices "$LP" -q -f rhel-vg2.txt rhel >/dev/null 2>&1
+    PE_START=$(pvs --devices "$LP" --noheadings --units b --nosuffix -o pe_start "$LP" | tr -d ' ')
     rhel_cleanup; trap - EXIT
     dd if=rhel-root.img of=rhel-pv.raw bs=1M seek=$((PE_START / MiB)) conv=notrunc status=none
     dd if=rhel-swap.img of=rhel-pv.raw bs=1M seek=$((PE_START / MiB + 24)) conv=notrunc status=none
