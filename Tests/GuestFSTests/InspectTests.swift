@@ -113,6 +113,44 @@ private func tool(_ path: String, _ args: [String]) -> String? {
     }
 }
 
+/// A device whose bytes at some offsets are replaced, over a real image.
+private struct PatchedDevice: BlockDevice {
+    let base: any BlockDevice
+    let patches: [UInt64: UInt8]
+    var size: UInt64 { base.size }
+    func read(at offset: UInt64, count: Int) throws(GuestFSError) -> [UInt8] {
+        var b = try base.read(at: offset, count: count)
+        for (at, v) in patches where at >= offset && at < offset + UInt64(count) { b[Int(at - offset)] = v }
+        return b
+    }
+}
+
+@Suite struct InspectHostileTests {
+    /// Random bytes in the Debian root filesystem's first 8 MiB (superblock, descriptors, inode
+    /// tables, directories, /etc and dpkg data): inspection and the package list finish or throw.
+    @Test func corruptedRootFilesystem() throws {
+        let path = try ImageFixtures.path("debian12.raw")
+        let base = try openImage(path: path, format: .raw)
+        let table = try #require(try PartitionTable.read(base))
+        let rootStart = try #require(table.partitions.first { $0.number == 2 }).start * 512
+        var rng = InspectRNG(seed: 0xD15C)
+        var completed = 0
+        for round in 0..<40 {
+            var patches: [UInt64: UInt8] = [:]
+            for _ in 0..<(4 + round % 40) {
+                patches[rootStart + rng.next() % (8 << 20)] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            let device = PatchedDevice(base: base, patches: patches)
+            let disks = GuestDisks(disks: [GuestDisk(name: "/dev/sda", path: path, device: device, partitionTable: table)], volumeGroups: [])
+            let inspector = GuestInspector(disks: disks)
+            guard let roots = try? inspector.inspectOS() else { continue }
+            for os in roots { _ = try? inspector.applications(os) }
+            completed += 1
+        }
+        #expect(completed > 0)
+    }
+}
+
 @Suite struct SQLiteTests {
     /// Our rows formatted like `sqlite3 -separator '|' "select rowid, ..."`.
     private func format(_ rows: [SQLiteRow]) -> String {
