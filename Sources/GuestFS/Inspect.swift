@@ -93,7 +93,7 @@ public struct GuestInspector: Sendable {
         return vfs
     }
 
-    static let mountable: Set<String> = ["ext2", "ext3", "ext4", "vfat", "iso9660", "xfs", "btrfs", "ntfs"]
+    static let mountable: Set<String> = ["ext2", "ext3", "ext4", "vfat", "iso9660", "xfs"]
 
     // MARK: Root detection
 
