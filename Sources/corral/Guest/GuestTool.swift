@@ -12,6 +12,7 @@ enum GuestTool {
         GuestFish.self,
         GuestDf.self,
         GuestFilesystems.self,
+        GuestInspect.self,
     ]
 
     /// Runs `corral guest ARGS...`; `uri` is the global `-c`, used by `-d` unless the subcommand has its own.
