@@ -65,7 +65,7 @@ final class QCOW2Input: @unchecked Sendable {
 struct Walk {
     // Budgets per input: enough to reach every structure of a seed image, small enough that an
     // execution stays in the millisecond range.
-    static let maxBytes = 16 << 20
+    static let maxBytes = 4 << 20
     static let maxNodes = 2000
     static let maxDepth = 24
     static let maxEntriesPerDirectory = 512
@@ -98,7 +98,7 @@ struct Walk {
     /// an image's mapping (each L1 entry's L2 table in a small qcow2) is touched.
     mutating func sample(_ device: any BlockDevice) {
         devices += 1
-        read(device, at: 0, count: 256 << 10)
+        read(device, at: 0, count: 64 << 10)
         let step = max(device.size / 64, 4096)
         var offset = step
         for _ in 0..<64 where offset < device.size {
