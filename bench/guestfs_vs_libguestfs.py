@@ -225,15 +225,16 @@ def corral_binary():
 
 
 def corral_has(sub, cache={}):
-    """Whether this corral build has `corral guest SUB` (other branches add them)."""
-    if sub not in cache:
+    """Whether this corral build has `corral guest SUB` (other branches add them): the usage text
+    of `corral guest --help` lists one subcommand per indented line."""
+    if "subs" not in cache:
         exe = corral_binary()
-        ok = False
+        subs = set()
         if os.access(exe, os.X_OK):
-            p = subprocess.run([exe, "guest", sub, "--help"], capture_output=True, text=True)
-            ok = p.returncode == 0
-        cache[sub] = ok
-    return cache[sub]
+            p = subprocess.run([exe, "guest", "--help"], capture_output=True, text=True)
+            subs = {line.split()[0] for line in p.stdout.splitlines() if line.startswith("    ") and line.strip()}
+        cache["subs"] = subs
+    return sub in cache["subs"]
 
 
 def have(tool):
@@ -248,7 +249,7 @@ def measurements(images):
     for name in images:
         img = os.path.join(IMAGES, name)
         fmt = "qcow2" if name.endswith(".qcow2") else "raw"
-        add = ["-a", img, f"--format={fmt}"]
+        add = [f"--format={fmt}", "-a", img]  # libguestfs wants --format before -a
         is_ext4 = name.startswith("ext4")
         # Without an OS to inspect, virt-ls/virt-cat mount the whole-disk filesystem explicitly.
         mount = [] if is_ext4 else ["-m", "/dev/sda"]
