@@ -15,24 +15,49 @@ enum FuzzTarget: String, CaseIterable {
             walk.disk(disk)
         case .partition, .lvm:
             walk.disk(MemoryDevice(bytes: input))
-        case .ext4, .fat, .iso9660, .xfs:
+        case .ext4, .fat, .iso9660:
             walk.filesystem(on: MemoryDevice(bytes: input))
+        case .xfs:
+            // An XFS is at least 300 MiB, so seeds are its first blocks: the device is as large as
+            // the superblock says (dblocks × blocksize), zeros past the input.
+            let declared = UInt64(input.be32(4)).multipliedReportingOverflow(by: input.be64(8))
+            let size = declared.overflow ? 0 : min(declared.partialValue, 1 << 40)
+            walk.filesystem(on: MemoryDevice(bytes: input, size: max(size, UInt64(input.count))))
         }
         return walk
     }
 }
 
-/// The input bytes as a disk.
+/// The input bytes as a disk, optionally followed by zeros up to `size`.
 struct MemoryDevice: BlockDevice {
     let bytes: [UInt8]
-    var size: UInt64 { UInt64(bytes.count) }
+    let size: UInt64
+
+    init(bytes: [UInt8], size: UInt64? = nil) {
+        self.bytes = bytes
+        self.size = size ?? UInt64(bytes.count)
+    }
 
     func read(at offset: UInt64, count: Int) throws(GuestFSError) -> [UInt8] {
         guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
             throw GuestFSError("memory device: read of \(count) bytes at \(offset) past the end of \(size)")
         }
-        return Array(bytes[Int(offset)..<(Int(offset) + count)])
+        var out = [UInt8](repeating: 0, count: count)
+        if offset < UInt64(bytes.count) {
+            let start = Int(offset), n = min(count, bytes.count - start)
+            out.replaceSubrange(0..<n, with: bytes[start..<(start + n)])
+        }
+        return out
     }
+}
+
+extension Array where Element == UInt8 {
+    func be32(_ o: Int) -> UInt32 {
+        guard o >= 0, o + 4 <= count else { return 0 }
+        return self[o..<(o + 4)].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    func be64(_ o: Int) -> UInt64 { UInt64(be32(o)) << 32 | UInt64(be32(o + 4)) }
 }
 
 /// The qcow2 reader opens files by path (it reads through ImageFile), so each input is written to
