@@ -9,9 +9,8 @@ import GuestFS
 //   ext4 fat iso9660 xfs
 //               the input is a filesystem opened through openFilesystem (so each reader is
 //               reached as soon as detection dispatches to it) and walked within a budget
-// Build (scripts/fuzz.sh does this into .build/fuzz):
-//   swift build --build-path .build/fuzz --product guestfs-fuzzer -Xswiftc -sanitize=fuzzer \
-//       -Xswiftc -DLIBFUZZER -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+// Build and run: scripts/fuzz.sh (release, -sanitize=fuzzer,address, -DLIBFUZZER, linked with lld
+// into .build/fuzz-guestfs; SwiftPM's default linker fails this link).
 // Without LIBFUZZER it replays files: `GUESTFS_FUZZ_TARGET=ext4 guestfs-fuzzer FILE...`.
 
 nonisolated(unsafe) var target = FuzzTarget.partition
