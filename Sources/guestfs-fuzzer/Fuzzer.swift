@@ -10,7 +10,7 @@ import GuestFS
 //               the input is a filesystem opened through openFilesystem (so each reader is
 //               reached as soon as detection dispatches to it) and walked within a budget
 // Build and run: scripts/fuzz.sh (release, -sanitize=fuzzer,address, -DLIBFUZZER, linked with lld
-// into .build/fuzz-guestfs; SwiftPM's default linker fails this link).
+// into .build/fuzz-guestfs, like remote-fuzzer, whose link gold fails).
 // Without LIBFUZZER it replays files: `GUESTFS_FUZZ_TARGET=ext4 guestfs-fuzzer FILE...`.
 
 nonisolated(unsafe) var target = FuzzTarget.partition
