@@ -42,6 +42,8 @@ let package = Package(
         ]),
         // libFuzzer harness for the protocol decoders (see the file for the build flags).
         .executableTarget(name: "remote-fuzzer", dependencies: ["RemoteProtocol"]),
+        // libFuzzer harness for the image readers (qcow2, partitions, LVM, filesystems); scripts/fuzz.sh.
+        .executableTarget(name: "guestfs-fuzzer", dependencies: ["GuestFS"]),
         // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
         .executableTarget(name: "corrald", dependencies: [
             "Hypervisor", "QEMUDriver", "RemoteProtocol",

@@ -15,6 +15,12 @@ PACKAGES=(
   rpm sqlite3                     # GuestFS inspection: a real rpmdb.sqlite for the RHEL fixture, sqlite3 as the SQLite oracle
 )
 
+# scripts/fuzz.sh links with lld, which swift.org toolchains ship next to swift; else Debian's.
+if ! command -v ld.lld >/dev/null && command -v swift >/dev/null \
+   && [ ! -x "$(dirname "$(readlink -f "$(command -v swift)")")/ld.lld" ]; then
+  PACKAGES+=(lld)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -14,6 +14,10 @@ public struct GuestDisk: Sendable {
 public struct GuestDevice: Sendable {
     public var name: String
     public var device: any BlockDevice
+
+    public init(name: String, device: any BlockDevice) {
+        self.name = name; self.device = device
+    }
 }
 
 /// The disks of a guest, their partitions, and the LVM volume groups on them.
