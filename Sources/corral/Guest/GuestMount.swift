@@ -49,16 +49,56 @@ struct GuestMountOptions: ParsableArguments {
 
     /// The VFS virt-ls & co. work on: the -m mounts, or else the inspected OS's mounts.
     func mount(_ disks: GuestDisks, warning: (String) -> Void) throws(GuestFSError) -> VFS {
-        if mounts.isEmpty { return try GuestMount.inspectAndMount(disks, warning: warning) }
+        try mountGuest(disks, warning: warning).vfs
+    }
+
+    /// As `mount`, also naming the device behind each mount.
+    func mountGuest(_ disks: GuestDisks, warning: (String) -> Void) throws(GuestFSError) -> MountedGuest {
+        if mounts.isEmpty { return try GuestMount.inspectAndMountGuest(disks, warning: warning) }
         var specs: [GuestMountSpec] = []
         for m in mounts { specs.append(try GuestMountSpec(parsing: m)) }
-        return try GuestMount.mount(specs, disks: disks)
+        return try GuestMount.mountGuest(specs, disks: disks)
     }
 
     /// Opens the disks of `disk` (-a/-d) and mounts them; warnings go to stderr prefixed with `command`.
     func open(_ disk: GuestDiskOptions, globalURI: String?, command: String) async throws -> VFS {
+        try await openGuest(disk, globalURI: globalURI, command: command).vfs
+    }
+
+    func openGuest(_ disk: GuestDiskOptions, globalURI: String?, command: String) async throws -> MountedGuest {
         let disks = try await disk.open(globalURI: globalURI)
-        return try mount(disks) { GuestOutput.warning(command, $0) }
+        return try mountGuest(disks) { GuestOutput.warning(command, $0) }
+    }
+}
+
+/// A mounted guest and the device name behind each of its VFS mounts (same indices).
+struct MountedGuest {
+    var vfs: VFS
+    var devices: [String]
+
+    init(vfs: VFS, devices byPath: [String: String]) {
+        self.vfs = vfs
+        devices = vfs.mounts.map { byPath[VFS.canonical($0.path)] ?? "" }
+    }
+
+    /// st_dev as the libguestfs appliance reports it (glibc dev_t): /dev/sdXN is SCSI disk
+    /// major 8 (65-71, 128-135 beyond the 16th disk), minor 16 × disk + N; 0 for what has no
+    /// fixed number (LVs get dynamic device-mapper minors).
+    func deviceNumber(mount: Int) -> UInt64 {
+        guard mount < devices.count else { return 0 }
+        let name = devices[mount]
+        guard name.hasPrefix("/dev/sd") else { return 0 }
+        let rest = name.dropFirst("/dev/sd".count)
+        let letters = rest.prefix { $0 >= "a" && $0 <= "z" }
+        guard !letters.isEmpty, letters.count <= 2 else { return 0 }
+        var disk = 0
+        for c in letters.utf8 { disk = disk * 26 + Int(c - 0x61) + 1 }
+        disk -= 1
+        let digits = rest.dropFirst(letters.count)
+        let part = digits.isEmpty ? 0 : Int(digits) ?? 99
+        let majors = [8, 65, 66, 67, 68, 69, 70, 71, 128, 129, 130, 131, 132, 133, 134, 135]
+        guard part <= 15, disk / 16 < majors.count else { return 0 }
+        return UInt64(majors[disk / 16]) << 8 | UInt64((disk % 16) * 16 + part)
     }
 }
 
@@ -70,6 +110,10 @@ enum GuestMount {
     /// `-i`: inspection must find exactly one OS; its fstab mounts are made, and mount failures other
     /// than "/" are reported once and ignored, as libguestfs's inspect_mount does.
     static func inspectAndMount(_ disks: GuestDisks, warning: (String) -> Void) throws(GuestFSError) -> VFS {
+        try inspectAndMountGuest(disks, warning: warning).vfs
+    }
+
+    static func inspectAndMountGuest(_ disks: GuestDisks, warning: (String) -> Void) throws(GuestFSError) -> MountedGuest {
         let inspector = GuestInspector(disks: disks)
         let roots = try inspector.inspectOS()
         guard let os = roots.first else {
@@ -86,14 +130,21 @@ enum GuestMount {
         if vfs.mounts.count < wanted.count {
             warning("some filesystems could not be mounted (ignored)")
         }
-        return vfs
+        var byPath: [String: String] = [:]
+        for m in os.mountpoints { byPath[VFS.canonical(m.path)] = m.device }
+        return MountedGuest(vfs: vfs, devices: byPath)
     }
 
     /// `-m`: mounts in the order given; any failure is fatal, as in libguestfs. A mount point other
     /// than "/" must already be a directory in what is mounted so far.
     static func mount(_ specs: [GuestMountSpec], disks: GuestDisks) throws(GuestFSError) -> VFS {
+        try mountGuest(specs, disks: disks).vfs
+    }
+
+    static func mountGuest(_ specs: [GuestMountSpec], disks: GuestDisks) throws(GuestFSError) -> MountedGuest {
         let inspector = GuestInspector(disks: disks)
         var vfs = VFS()
+        var byPath: [String: String] = [:]
         for spec in specs {
             let device = try disks.device(named: spec.device)
             if let fstype = spec.fstype {
@@ -113,8 +164,9 @@ enum GuestMount {
                 }
             }
             vfs.mount(try inspector.open(spec.device), at: path)
+            byPath[path] = spec.device
         }
-        return vfs
+        return MountedGuest(vfs: vfs, devices: byPath)
     }
 }
 

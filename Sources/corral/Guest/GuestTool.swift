@@ -8,7 +8,9 @@ import Hypervisor
 // Not shell commands: they stream large outputs straight to stdout, and take libguestfs's flags.
 
 enum GuestTool {
-    static let subcommands: [any GuestSubcommand.Type] = []
+    static let subcommands: [any GuestSubcommand.Type] = [
+        GuestLs.self,
+    ]
 
     /// Runs `corral guest ARGS...`; `uri` is the global `-c`, used by `-d` unless the subcommand has its own.
     static func run(_ args: [String], uri: String?) async -> Int32 {
@@ -23,7 +25,7 @@ enum GuestTool {
         }
         let command: any GuestSubcommand
         do {
-            guard let parsed = try type.parseAsRoot(Array(args.dropFirst())) as? any GuestSubcommand else { return 1 }
+            guard let parsed = try type.parseAsRoot(type.normalize(Array(args.dropFirst()))) as? any GuestSubcommand else { return 1 }
             command = parsed
         } catch {
             let code = type.exitCode(for: error)
@@ -39,6 +41,10 @@ enum GuestTool {
             try await command.run(globalURI: uri, out: out)
             out.flush()
             return 0
+        } catch let code as ExitCode {
+            // The subcommand reported its errors itself (e.g. one per missing file) and chose the status.
+            out.flush()
+            return code.rawValue
         } catch {
             out.flush()
             GuestOutput.error(name, GuestOutput.describe(error))
@@ -59,6 +65,12 @@ enum GuestTool {
 /// One `corral guest` subcommand.
 protocol GuestSubcommand: ParsableCommand {
     func run(globalURI: String?, out: GuestOutput) async throws
+    /// Rewrites arguments before parsing, for libguestfs spellings ArgumentParser lacks (optional values).
+    static func normalize(_ args: [String]) -> [String]
+}
+
+extension GuestSubcommand {
+    static func normalize(_ args: [String]) -> [String] { args }
 }
 
 /// The disk selection every subcommand takes, with libguestfs's spellings.
