@@ -10,6 +10,9 @@ import Hypervisor
 enum GuestTool {
     static let subcommands: [any GuestSubcommand.Type] = [
         GuestLs.self,
+        GuestCat.self,
+        GuestCopyOut.self,
+        GuestTarOut.self,
     ]
 
     /// Runs `corral guest ARGS...`; `uri` is the global `-c`, used by `-d` unless the subcommand has its own.
