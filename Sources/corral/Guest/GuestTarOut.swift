@@ -156,9 +156,13 @@ final class TarWriter {
         var devMajor: UInt32 = 0
         var devMinor: UInt32 = 0
 
+        init(name: [UInt8], mode: UInt32, uid: UInt32, gid: UInt32, size: UInt64, mtime: FileTime) {
+            self.name = name; self.mode = mode; self.uid = uid; self.gid = gid; self.size = size; self.mtime = mtime
+        }
+
         init(name: [UInt8], stat: FileStat) {
-            self.name = name; mode = stat.permissions; uid = stat.uid; gid = stat.gid
-            size = stat.type == .regular ? stat.size : 0; mtime = stat.mtime
+            self.init(name: name, mode: stat.permissions, uid: stat.uid, gid: stat.gid,
+                      size: stat.type == .regular ? stat.size : 0, mtime: stat.mtime)
         }
     }
 
