@@ -121,26 +121,28 @@ struct MD5: StreamingDigest {
     }
 
     private static func compress(_ s: inout (UInt32, UInt32, UInt32, UInt32), _ p: UnsafeBufferPointer<UInt8>) {
-        var m = [UInt32](repeating: 0, count: 16)
-        for i in 0..<16 {
-            m[i] = UInt32(p[4 * i]) | UInt32(p[4 * i + 1]) << 8 | UInt32(p[4 * i + 2]) << 16 | UInt32(p[4 * i + 3]) << 24
-        }
-        var (a, b, c, d) = s
-        for i in 0..<64 {
-            var f: UInt32
-            let g: Int
-            switch i >> 4 {
-            case 0: f = (b & c) | (~b & d); g = i
-            case 1: f = (d & b) | (~d & c); g = (5 &* i &+ 1) & 15
-            case 2: f = b ^ c ^ d; g = (3 &* i &+ 5) & 15
-            default: f = c ^ (b | ~d); g = (7 &* i) & 15
+        // A stack buffer: one heap allocation per 64-byte block would dominate the cost.
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { m in
+            for i in 0..<16 {
+                m[i] = UInt32(p[4 * i]) | UInt32(p[4 * i + 1]) << 8 | UInt32(p[4 * i + 2]) << 16 | UInt32(p[4 * i + 3]) << 24
             }
-            f = f &+ a &+ k[i] &+ m[g]
-            a = d; d = c; c = b
-            let shift = r[(i >> 4) * 4 + (i & 3)]
-            b = b &+ (f << shift | f >> (32 - shift))
+            var (a, b, c, d) = s
+            for i in 0..<64 {
+                var f: UInt32
+                let g: Int
+                switch i >> 4 {
+                case 0: f = (b & c) | (~b & d); g = i
+                case 1: f = (d & b) | (~d & c); g = (5 &* i &+ 1) & 15
+                case 2: f = b ^ c ^ d; g = (3 &* i &+ 5) & 15
+                default: f = c ^ (b | ~d); g = (7 &* i) & 15
+                }
+                f = f &+ a &+ k[i] &+ m[g]
+                a = d; d = c; c = b
+                let shift = r[(i >> 4) * 4 + (i & 3)]
+                b = b &+ (f << shift | f >> (32 - shift))
+            }
+            s = (s.0 &+ a, s.1 &+ b, s.2 &+ c, s.3 &+ d)
         }
-        s = (s.0 &+ a, s.1 &+ b, s.2 &+ c, s.3 &+ d)
     }
 }
 
@@ -170,24 +172,25 @@ struct SHA1: StreamingDigest {
     }
 
     private static func compress(_ h: inout [UInt32], _ p: UnsafeBufferPointer<UInt8>) {
-        var w = [UInt32](repeating: 0, count: 80)
-        for i in 0..<16 {
-            w[i] = UInt32(p[4 * i]) << 24 | UInt32(p[4 * i + 1]) << 16 | UInt32(p[4 * i + 2]) << 8 | UInt32(p[4 * i + 3])
-        }
-        for i in 16..<80 { w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1) }
-        var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
-        for i in 0..<80 {
-            let f: UInt32, k: UInt32
-            switch i {
-            case 0..<20: f = (b & c) | (~b & d); k = 0x5A827999
-            case 20..<40: f = b ^ c ^ d; k = 0x6ED9EBA1
-            case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC
-            default: f = b ^ c ^ d; k = 0xCA62C1D6
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 80) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(p[4 * i]) << 24 | UInt32(p[4 * i + 1]) << 16 | UInt32(p[4 * i + 2]) << 8 | UInt32(p[4 * i + 3])
             }
-            let t = rotl(a, 5) &+ f &+ e &+ k &+ w[i]
-            e = d; d = c; c = rotl(b, 30); b = a; a = t
+            for i in 16..<80 { w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1) }
+            var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
+            for i in 0..<80 {
+                let f: UInt32, k: UInt32
+                switch i {
+                case 0..<20: f = (b & c) | (~b & d); k = 0x5A827999
+                case 20..<40: f = b ^ c ^ d; k = 0x6ED9EBA1
+                case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC
+                default: f = b ^ c ^ d; k = 0xCA62C1D6
+                }
+                let t = rotl(a, 5) &+ f &+ e &+ k &+ w[i]
+                e = d; d = c; c = rotl(b, 30); b = a; a = t
+            }
+            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
         }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
     }
 }
 
@@ -224,22 +227,23 @@ struct SHA256: StreamingDigest {
     }
 
     private static func compress(_ h: inout [UInt32], _ p: UnsafeBufferPointer<UInt8>) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(p[4 * i]) << 24 | UInt32(p[4 * i + 1]) << 16 | UInt32(p[4 * i + 2]) << 8 | UInt32(p[4 * i + 3])
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(p[4 * i]) << 24 | UInt32(p[4 * i + 1]) << 16 | UInt32(p[4 * i + 2]) << 8 | UInt32(p[4 * i + 3])
+            }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+            for i in 0..<64 {
+                let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+                let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+            }
+            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
         }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-        for i in 0..<64 {
-            let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
-            let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 }
 
@@ -286,24 +290,25 @@ struct SHA512: StreamingDigest {
     }
 
     private static func compress(_ h: inout [UInt64], _ p: UnsafeBufferPointer<UInt8>) {
-        var w = [UInt64](repeating: 0, count: 80)
-        for i in 0..<16 {
-            var v: UInt64 = 0
-            for j in 0..<8 { v = v << 8 | UInt64(p[8 * i + j]) }
-            w[i] = v
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 80) { w in
+            for i in 0..<16 {
+                var v: UInt64 = 0
+                for j in 0..<8 { v = v << 8 | UInt64(p[8 * i + j]) }
+                w[i] = v
+            }
+            for i in 16..<80 {
+                let s0 = rotr64(w[i - 15], 1) ^ rotr64(w[i - 15], 8) ^ (w[i - 15] >> 7)
+                let s1 = rotr64(w[i - 2], 19) ^ rotr64(w[i - 2], 61) ^ (w[i - 2] >> 6)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+            for i in 0..<80 {
+                let t1 = hh &+ (rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+                let t2 = (rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+            }
+            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
         }
-        for i in 16..<80 {
-            let s0 = rotr64(w[i - 15], 1) ^ rotr64(w[i - 15], 8) ^ (w[i - 15] >> 7)
-            let s1 = rotr64(w[i - 2], 19) ^ rotr64(w[i - 2], 61) ^ (w[i - 2] >> 6)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-        for i in 0..<80 {
-            let t1 = hh &+ (rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
-            let t2 = (rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39)) &+ ((a & b) ^ (a & c) ^ (b & c))
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 }
 

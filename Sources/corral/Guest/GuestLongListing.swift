@@ -3,7 +3,7 @@ import GuestFS
 
 /// `ls -l` mode: guestfs_ll, which runs GNU `ls -la` on the directory inside the appliance (C
 /// locale, UTC, output not a terminal). Reproduced here: "total" in 1 KiB blocks, aligned columns,
-/// user and group names as the appliance knows them (root; others numeric), dates "%b %e %H:%M"
+/// numeric owners right-aligned (the appliance has no passwd entries), dates "%b %e %H:%M"
 /// within six months, else "%b %e  %Y". One difference: ".." of "/" is the guest root itself,
 /// where the appliance shows its own root directory.
 struct GuestLongListing {
@@ -48,8 +48,6 @@ struct GuestLongListing {
         rows.sort { $0.name.lexicographicallyPrecedes($1.name) }
         out.write(bytes: render(rows, total: true))
     }
-
-    private static func user(_ id: UInt32) -> String { id == 0 ? "root" : String(id) }
 
     private static func modeString(_ st: FileStat) -> String {
         let type: Character = switch st.type {
@@ -97,8 +95,8 @@ struct GuestLongListing {
         var blocks: UInt64 = 0
         for r in rows {
             nlinkW = max(nlinkW, String(r.stat.nlink).count)
-            userW = max(userW, Self.user(r.stat.uid).count)
-            groupW = max(groupW, Self.user(r.stat.gid).count)
+            userW = max(userW, String(r.stat.uid).count)
+            groupW = max(groupW, String(r.stat.gid).count)
             if isDevice(r.stat) {
                 majorW = max(majorW, String(major(r.stat.rdev)).count)
                 minorW = max(minorW, String(minor(r.stat.rdev)).count)
@@ -115,9 +113,10 @@ struct GuestLongListing {
             line.append(byte: 0x20)
             line.decimal(r.stat.nlink, width: nlinkW)
             line.append(byte: 0x20)
-            let u = Self.user(r.stat.uid), g = Self.user(r.stat.gid)
-            line.append(u); line.pad(userW - u.count + 1)
-            line.append(g); line.pad(groupW - g.count + 1)
+            line.decimal(Int64(r.stat.uid), width: userW)
+            line.append(byte: 0x20)
+            line.decimal(Int64(r.stat.gid), width: groupW)
+            line.append(byte: 0x20)
             if isDevice(r.stat) {
                 line.pad(sizeW - (majorW + 2 + minorW))
                 line.decimal(Int64(major(r.stat.rdev)), width: majorW)

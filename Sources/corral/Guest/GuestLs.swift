@@ -3,7 +3,7 @@ import Foundation
 import GuestFS
 
 /// `corral guest ls`: virt-ls. Four modes as virt-ls has them: names (guestfs_ls), -l (like
-/// `ls -la` in the guest), -R (guestfs_find: relative paths, sorted) and -lR (virt-ls's own
+/// `ls -la` in the guest), -R (guestfs_find: "/"-led paths relative to the directory, sorted) and -lR (virt-ls's own
 /// columns: type, mode, size, [uid gid], [times], [extra stats], [checksum], path, -> target).
 struct GuestLs: GuestSubcommand {
     static let configuration = CommandConfiguration(
@@ -109,8 +109,9 @@ struct GuestLs: GuestSubcommand {
             return true
         }, failure: failure)
         paths.sort { $0.lexicographicallyPrecedes($1) }
+        // guestfs_find's names keep the slash after the directory: "/user/notes.txt".
         for p in paths {
-            out.write(bytes: Array(p) + [0x0A])
+            out.write(bytes: [0x2F] + Array(p) + [0x0A])
         }
     }
 
