@@ -401,6 +401,32 @@ private func tempDir(_ tag: String) throws -> String {
     }
 }
 
+/// hostile.raw: /cycle/b/up is a hard link to /cycle, /names holds an entry named "a/b".
+@Suite struct GuestHostileTreeTests {
+    @Test func cyclesAreReportedNotFollowed() throws {
+        let img = try GuestFileFixtures.path("hostile.raw")
+        let r = try CLI.run(["guest", "ls", "-a", img, "-m", "/dev/sda", "-lR", "/cycle"], timeout: 30)
+        #expect(r.status == 1)
+        #expect(r.out.split(separator: "\n").count == 4, "\(r.out)")
+        #expect(r.err.contains("/cycle/b/up: directory cycle"), "\(r.err)")
+    }
+
+    @Test func slashInANameNeverLeavesTheTarget() throws {
+        let img = try GuestFileFixtures.path("hostile.raw")
+        let dir = try tempDir("hostile")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["guest", "copy-out", "-a", img, "-m", "/dev/sda", "/names", "/cycle", dir], timeout: 30)
+        #expect(r.status == 1)
+        #expect(r.err.contains("/names/a/b: unusable file name, skipped"), "\(r.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/names") == ["ok"])
+        #expect(try String(contentsOfFile: dir + "/cycle/b/f", encoding: .utf8) == "inside\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/cycle/b/up").isEmpty)
+        let tar = try CLI.run(["guest", "tar-out", "-a", img, "-m", "/dev/sda", "/names", dir + "/n.tar"], timeout: 30)
+        #expect(tar.status == 1)
+        #expect(try host("tar", ["-tf", dir + "/n.tar"]).out == "./\n./ok\n")
+    }
+}
+
 @Suite struct GuestDigestTests {
     @Test func knownVectors() {
         let abc = Array("abc".utf8)

@@ -1,7 +1,7 @@
 # Part of guest-images.sh (sourced in the work directory): a small Linux-looking guest for the
 # file tools (corral guest ls/cat/copy-out/tar-out), with every kind of inode mkfs.ext4 -d copies.
 # files.raw: MBR, ext4 on /dev/sda1 (inspection finds a Linux root: /bin, /etc/fstab, os-release).
-# files.qcow2: a qcow2 overlay backed by files.raw. noos.raw: a bare ext4 with no OS.
+# files.qcow2: a qcow2 overlay backed by files.raw. noos.raw: a bare ext4 with no OS. hostile.raw: below.
 F=tree-files
 mkdir -p $F/bin $F/usr/bin $F/etc $F/home/user $F/links $F/hard $F/many $F/modes $F/dev $F/empty
 cat > $F/etc/fstab <<'EOF'
@@ -63,4 +63,19 @@ qemu-img create -q -f qcow2 -b files.raw -F raw files.qcow2 50M
 
 mkdir -p tree-noos/data && echo "no os here" > tree-noos/data/file.txt
 mkfs.ext4 -q -F -L noos -d tree-noos noos.raw 4M >/dev/null 2>&1
-rm -rf $F tree-noos files-p1.img
+
+# hostile.raw (bare ext4, no OS): a directory hard-linked into its own subtree (/cycle/b/up -> /cycle)
+# and names a reader must not trust: "a/b" in one entry (patched in; no metadata_csum to fix up).
+mkdir -p tree-hostile/cycle/b tree-hostile/names
+echo inside > tree-hostile/cycle/b/f
+echo evil > tree-hostile/names/aXb && echo fine > tree-hostile/names/ok
+mkfs.ext4 -q -F -O ^metadata_csum -L hostile -d tree-hostile hostile.raw 4M >/dev/null 2>&1
+debugfs -w -R "ln /cycle /cycle/b/up" hostile.raw >/dev/null 2>&1
+python3 - <<'PY'
+data = bytearray(open("hostile.raw", "rb").read())
+i = data.find(b"aXb")
+assert i >= 0 and data.find(b"aXb", i + 1) < 0
+data[i:i + 3] = b"a/b"
+open("hostile.raw", "wb").write(data)
+PY
+rm -rf $F tree-noos tree-hostile files-p1.img

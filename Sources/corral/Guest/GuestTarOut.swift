@@ -54,6 +54,11 @@ extension GuestWalk {
         // A trailing slash makes the walk start at the directory a symlink points to.
         let start = directory.hasSuffix("/") ? directory : directory + "/"
         try walk(start, visit: { e in
+            // A name holding "/" (hostile or corrupt) would land elsewhere on extraction.
+            if e.depth > 0, !HostTreeWriter.safeName(e.name) {
+                failure(String(decoding: e.path, as: UTF8.self) + ": unusable file name, skipped")
+                return false
+            }
             var name: [UInt8] = [0x2E, 0x2F]
             name += e.relative
             var header = TarWriter.Header(name: name, stat: e.stat)

@@ -28,7 +28,11 @@ enum GuestTool {
         }
         let command: any GuestSubcommand
         do {
-            guard let parsed = try type.parseAsRoot(type.normalize(Array(args.dropFirst()))) as? any GuestSubcommand else { return 1 }
+            guard let parsed = try type.parseAsRoot(type.normalize(Array(args.dropFirst()))) as? any GuestSubcommand else {
+                // --help comes back as ArgumentParser's own help command, not as an error.
+                print(type.helpMessage())
+                return 0
+            }
             command = parsed
         } catch {
             let code = type.exitCode(for: error)
