@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
-        .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral"]),
+        .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral", "GuestFS"]),
         .testTarget(name: "RemoteProtocolTests", dependencies: [
             "RemoteProtocol", "Hypervisor", "TestDriver", "corrald",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -14,6 +14,7 @@ public struct VFS: Sendable {
     public struct Node: Sendable, Equatable {
         public var mount: Int
         public var inode: UInt64
+        public init(mount: Int, inode: UInt64) { self.mount = mount; self.inode = inode }
     }
 
     public static let maxSymlinkHops = 40

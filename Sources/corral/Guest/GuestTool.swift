@@ -13,6 +13,10 @@ enum GuestTool {
         GuestDf.self,
         GuestFilesystems.self,
         GuestInspect.self,
+        GuestLs.self,
+        GuestCat.self,
+        GuestCopyOut.self,
+        GuestTarOut.self,
     ]
 
     /// Runs `corral guest ARGS...`; `uri` is the global `-c`, used by `-d` unless the subcommand has its own.
@@ -31,6 +35,9 @@ enum GuestTool {
             // --help parses as ArgumentParser's HelpCommand rather than throwing.
             guard let parsed = try type.parseAsRoot(Array(args.dropFirst())) as? any GuestSubcommand else {
                 print(type.helpMessage(), terminator: "")
+            guard let parsed = try type.parseAsRoot(type.normalize(Array(args.dropFirst()))) as? any GuestSubcommand else {
+                // --help comes back as ArgumentParser's own help command, not as an error.
+                print(type.helpMessage())
                 return 0
             }
             command = parsed
@@ -50,6 +57,7 @@ enum GuestTool {
             return 0
         } catch let code as ExitCode {
             // A subcommand that already reported its failures (guestfish scripts) sets the status.
+            // The subcommand reported its errors itself (e.g. one per missing file) and chose the status.
             out.flush()
             return code.rawValue
         } catch {
@@ -72,6 +80,12 @@ enum GuestTool {
 /// One `corral guest` subcommand.
 protocol GuestSubcommand: ParsableCommand {
     func run(globalURI: String?, out: GuestOutput) async throws
+    /// Rewrites arguments before parsing, for libguestfs spellings ArgumentParser lacks (optional values).
+    static func normalize(_ args: [String]) -> [String]
+}
+
+extension GuestSubcommand {
+    static func normalize(_ args: [String]) -> [String] { args }
 }
 
 /// The disk selection every subcommand takes, with libguestfs's spellings.
