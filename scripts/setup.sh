@@ -12,6 +12,7 @@ PACKAGES=(
   prometheus-libvirt-exporter     # a third-party libvirt client the interop suite scrapes
   zlib1g-dev libzstd-dev pkg-config   # GuestFS: qcow2 compressed clusters
   fdisk gdisk lvm2 dosfstools mtools xorriso xfsprogs   # GuestFS test images (scripts/guest-images.sh)
+  libguestfs-tools libguestfs-xfs linux-image-amd64   # the real virt-ls/virt-df/guestfish... the guest tools are compared with (supermin needs a kernel)
   rpm sqlite3                     # GuestFS inspection: a real rpmdb.sqlite for the RHEL fixture, sqlite3 as the SQLite oracle
 )
 

@@ -32,9 +32,6 @@ enum GuestTool {
         }
         let command: any GuestSubcommand
         do {
-            // --help parses as ArgumentParser's HelpCommand rather than throwing.
-            guard let parsed = try type.parseAsRoot(Array(args.dropFirst())) as? any GuestSubcommand else {
-                print(type.helpMessage(), terminator: "")
             guard let parsed = try type.parseAsRoot(type.normalize(Array(args.dropFirst()))) as? any GuestSubcommand else {
                 // --help comes back as ArgumentParser's own help command, not as an error.
                 print(type.helpMessage())
@@ -56,7 +53,6 @@ enum GuestTool {
             out.flush()
             return 0
         } catch let code as ExitCode {
-            // A subcommand that already reported its failures (guestfish scripts) sets the status.
             // The subcommand reported its errors itself (e.g. one per missing file) and chose the status.
             out.flush()
             return code.rawValue
