@@ -28,6 +28,11 @@ struct GuestTarOut: GuestSubcommand {
 
     func run(globalURI: String?, out: GuestOutput) async throws {
         let vfs = try await mount.open(disk, globalURI: globalURI, command: "tar-out")
+        try pack(vfs)
+    }
+
+    /// Synchronous: see GuestCopyOut.copy (a Swift 6.3 release-build crash).
+    private func pack(_ vfs: VFS) throws {
         let fd: Int32 = tarfile == "-" ? 1 : open(tarfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw GuestFSError("\(tarfile): \(String(cString: strerror(errno)))") }
         defer { if fd != 1 { close(fd) } }
