@@ -18,6 +18,11 @@ struct GuestCat: GuestSubcommand {
 
     func run(globalURI: String?, out: GuestOutput) async throws {
         let vfs = try await mount.open(disk, globalURI: globalURI, command: "cat")
+        try cat(vfs, out)
+    }
+
+    /// Synchronous: see GuestCopyOut.copy (a Swift 6.3 release-build crash).
+    private func cat(_ vfs: VFS, _ out: GuestOutput) throws {
         var failed = false
         for file in files {
             do throws(GuestFSError) {

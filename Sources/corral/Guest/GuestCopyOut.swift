@@ -31,6 +31,12 @@ struct GuestCopyOut: GuestSubcommand {
             throw GuestFSError("copy-out: target ‘\(local)’ is not a directory")
         }
         let vfs = try await mount.open(disk, globalURI: globalURI, command: "copy-out")
+        try copy(vfs, into: local)
+    }
+
+    // Synchronous on purpose: typed-throws catches inside an async function crash Swift 6.3's
+    // optimizer (coroutine splitting with swifterror) in release builds.
+    private func copy(_ vfs: VFS, into local: String) throws {
         let writer = HostTreeWriter(vfs: vfs, report: { GuestOutput.error("copy-out", $0) },
                                     warn: { GuestOutput.warning("copy-out", $0) })
         for remote in paths.dropLast() {

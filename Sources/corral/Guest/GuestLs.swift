@@ -70,6 +70,11 @@ struct GuestLs: GuestSubcommand {
 
     func run(globalURI: String?, out: GuestOutput) async throws {
         let guest = try await mount.openGuest(disk, globalURI: globalURI, command: "ls")
+        try list(guest, out)
+    }
+
+    /// Synchronous: see GuestCopyOut.copy (a Swift 6.3 release-build crash).
+    private func list(_ guest: MountedGuest, _ out: GuestOutput) throws {
         let vfs = guest.vfs
         var failed = false
         for dir in directories {

@@ -67,7 +67,13 @@ struct GuestMountOptions: ParsableArguments {
 
     func openGuest(_ disk: GuestDiskOptions, globalURI: String?, command: String) async throws -> MountedGuest {
         let disks = try await disk.open(globalURI: globalURI)
-        return try mountGuest(disks) { GuestOutput.warning(command, $0) }
+        return try mountReportingWarnings(disks, command: command)
+    }
+
+    /// Synchronous and untyped on purpose: typed-throws calls inside async functions crash
+    /// Swift 6.3's release optimizer (coroutine splitting).
+    private func mountReportingWarnings(_ disks: GuestDisks, command: String) throws -> MountedGuest {
+        try mountGuest(disks) { GuestOutput.warning(command, $0) }
     }
 }
 

@@ -28,6 +28,11 @@ struct GuestTarOut: GuestSubcommand {
 
     func run(globalURI: String?, out: GuestOutput) async throws {
         let vfs = try await mount.open(disk, globalURI: globalURI, command: "tar-out")
+        try pack(vfs)
+    }
+
+    /// Synchronous: see GuestCopyOut.copy (a Swift 6.3 release-build crash).
+    private func pack(_ vfs: VFS) throws {
         let fd: Int32 = tarfile == "-" ? 1 : open(tarfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw GuestFSError("\(tarfile): \(String(cString: strerror(errno)))") }
         defer { if fd != 1 { close(fd) } }
@@ -250,8 +255,7 @@ final class TarWriter {
         b[156] = h.type
         put(h.linkName, 157, 100)
         put(Array("ustar\u{0}00".utf8), 257, 8)
-        if h.uid == 0 { put(Array("root".utf8), 265, 32) }
-        if h.gid == 0 { put(Array("root".utf8), 297, 32) }
+        // uname and gname stay empty, as from the appliance (which has no passwd entries).
         if h.type == 0x33 || h.type == 0x34 {
             put(octal(UInt64(h.devMajor), 8) ?? [], 329, 8)
             put(octal(UInt64(h.devMinor), 8) ?? [], 337, 8)

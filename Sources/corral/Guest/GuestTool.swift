@@ -144,7 +144,13 @@ struct GuestDiskOptions: ParsableArguments {
     }
 
     func open(globalURI: String?) async throws -> GuestDisks {
-        try GuestDisks.open(try await images(globalURI: globalURI))
+        try Self.openDisks(try await images(globalURI: globalURI))
+    }
+
+    /// Synchronous and untyped: a typed-throws call inside an async function crashes Swift 6.3's
+    /// release optimizer (coroutine splitting).
+    private static func openDisks(_ images: [(path: String, format: ImageFormat?)]) throws -> GuestDisks {
+        try GuestDisks.open(images)
     }
 }
 
