@@ -99,13 +99,11 @@ public struct PartitionTable: Sendable, Equatable {
                 guard number - 5 < maxLogical else {
                     throw GuestFSError("MBR: more than \(maxLogical) logical partitions")
                 }
-                guard ebr < disk.size / 512 else {
-                    throw GuestFSError("MBR: extended boot record at sector \(ebr) beyond end of disk")
-                }
+                // Like Linux, a link to an EBR that is missing or unsigned (overwritten by data) ends
+                // the chain: the partitions found so far stay usable.
+                guard ebr < disk.size / 512 else { break }
                 let sector = try disk.read(at: ebr * 512, count: 512)
-                guard sector[510] == 0x55, sector[511] == 0xaa else {
-                    throw GuestFSError("MBR: extended boot record at sector \(ebr) lacks the 0x55AA signature")
-                }
+                guard sector[510] == 0x55, sector[511] == 0xaa else { break }
                 let logical = MBREntry(sector, at: 446), link = MBREntry(sector, at: 462)
                 if !logical.isEmpty {
                     parts.append(Partition(number: number, start: (ebr + logical.lba) * 512, size: logical.sectors * 512,

@@ -79,6 +79,14 @@ import Testing
         #expect(error?.message.contains("loops") == true)
     }
 
+    /// An EBR overwritten by data ends the logical chain, as in Linux; the primaries stay listed.
+    @Test func unsignedExtendedBootRecordEndsTheChain() throws {
+        var disk = try ImageFixtures.bytes("mbr.raw")
+        disk[8192 * 512 + 510] = 0; disk[8192 * 512 + 511] = 0
+        let table = try #require(try PartitionTable.read(MemoryDevice(bytes: disk)))
+        #expect(table.partitions.map(\.number) == [1, 2, 3])
+    }
+
     /// Patches the primary GPT header's entry count and re-signs it, with or without a usable backup.
     @Test(arguments: [false, true])
     func gptWithAbsurdEntryCount(keepBackup: Bool) throws {
