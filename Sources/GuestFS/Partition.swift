@@ -53,6 +53,9 @@ public struct PartitionTable: Sendable, Equatable {
         let entries = (0..<4).map { MBREntry(mbr, at: 446 + $0 * 16) }
         // Boot sectors of whole-disk filesystems (FAT) also end in 55AA; their "entries" are code.
         guard entries.allSatisfy({ $0.status == 0 || $0.status == 0x80 }) else { return try gpt(disk, protective: false) }
+        // mkfs.vfat's boot sector has zeros there: with no entry at all the disk is not partitioned,
+        // and its whole device is where a filesystem may be (as libguestfs lists it).
+        if entries.allSatisfy(\.isEmpty) { return try gpt(disk, protective: false) }
         if entries.contains(where: { $0.type == 0xee }) {
             guard let table = try gpt(disk, protective: true) else {
                 throw GuestFSError("GPT: protective MBR present but no GPT header at LBA 1")

@@ -87,6 +87,13 @@ import Testing
         #expect(table.partitions.map(\.number) == [1, 2, 3])
     }
 
+    /// A whole-disk FAT: its boot sector ends in 55AA but has no partition entries.
+    @Test func wholeDiskFATIsNotPartitioned() throws {
+        let guest = try GuestDisks.open([(ImageFixtures.path("fat12.img"), .raw)])
+        #expect(guest.disks[0].partitionTable == nil)
+        #expect(try guest.filesystemCandidates().map(\.name) == ["/dev/sda"])
+    }
+
     /// Patches the primary GPT header's entry count and re-signs it, with or without a usable backup.
     @Test(arguments: [false, true])
     func gptWithAbsurdEntryCount(keepBackup: Bool) throws {
