@@ -499,6 +499,12 @@ struct GuestFishVersusLibguestfsTests {
         return CLI.Result(status: p.terminationStatus, out: String(decoding: out, as: UTF8.self), err: String(decoding: err, as: UTF8.self))
     }
 
+    static func maskingDeviceNumbers(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("dev: ") || line.hasPrefix("st_dev: ") ? String(line.prefix { $0 != " " }) + " N" : String(line)
+        }.joined(separator: "\n")
+    }
+
     @Test func sameOutputsForFiles() throws {
         let script = """
             list-filesystems
@@ -525,7 +531,9 @@ struct GuestFishVersusLibguestfsTests {
         let ours = try FishFixtures.script(script)
         let theirs = try Self.real(["--ro", "-a", image, "-i"], stdin: script)
         #expect(ours.status == theirs.status)
-        #expect(ours.out == theirs.out)
+        // The appliance's kernel probes its SCSI disks asynchronously, so the guest disk is sda or
+        // sdb from run to run: the device numbers in stat/statns output are not comparable.
+        #expect(Self.maskingDeviceNumbers(ours.out) == Self.maskingDeviceNumbers(theirs.out))
         #expect(ours.err == theirs.err)
     }
 
