@@ -321,10 +321,28 @@ def fmt_s(r):
     return f"{r['median']:.3f}"
 
 
-def ratio(a, b):
+def ratio(a, b, speedup=False):
     if a and b and a.get("status") == "ok" and b.get("status") == "ok" and b["median"] > 0:
-        return f"{a['median'] / b['median']:.2f}"
+        return f"{a['median'] / b['median']:.0f}x" if speedup else f"{a['median'] / b['median']:.2f}"
     return "–"
+
+
+def merged(paths):
+    """Rows of earlier --json files, with each later file's measurements replacing theirs (e.g. a
+    corral-only re-run with --no-libguestfs keeps the earlier libguestfs figures)."""
+    rows = {}
+    for path in paths:
+        for row in json.load(open(path)):
+            key = (row["image"], row["op"])
+            old = rows.get(key)
+            if old is None:
+                rows[key] = row
+                continue
+            for field in ("corral", "libguestfs"):
+                if row.get(field) is not None:
+                    old[field] = row[field]
+            old["floors"].update(row.get("floors") or {})
+    return list(rows.values())
 
 
 def main():
@@ -336,8 +354,21 @@ def main():
     ap.add_argument("--no-libguestfs", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--write-readme", action="store_true", help="replace the results block in bench/README.md")
+    ap.add_argument("--from-json", nargs="+", metavar="FILE",
+                    help="measure nothing: print (and with --write-readme, record) the table of earlier --json files")
     args = ap.parse_args()
     only = args.only.split(",")
+    if args.from_json:
+        rows = merged(args.from_json)
+        # The header states what was measured: the runs found in the files, dated by the newest.
+        args.runs = max((len(r["corral"]["times"]) for r in rows if r.get("corral") and r["corral"].get("times")), default=0)
+        args.lg_runs = max((len(r["libguestfs"]["times"]) for r in rows if r.get("libguestfs") and r["libguestfs"].get("times")), default=0)
+        args.when = max(os.path.getmtime(p) for p in args.from_json)
+        table = format_table(rows, args)
+        print(table)
+        if args.write_readme:
+            write_readme(table)
+        return
 
     build_images()
     dirs = open(os.path.join(IMAGES, "ext4.dirs")).read().split()
@@ -381,19 +412,19 @@ def best_floor(row):
 
 
 def format_table(results, args):
-    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(getattr(args, "when", None)))
     lines = [f"{when} UTC, {os.cpu_count()} cores, corral `{os.path.relpath(corral_binary(), ROOT)}`, "
              f"medians of {args.runs} runs (libguestfs: {args.lg_runs}); times in seconds; "
              "lines = output lines (corral / libguestfs / floor).",
              "",
-             "| image | operation | corral | libguestfs | floor | floor tool | corral/libguestfs | corral/floor | lines |",
+             "| image | operation | corral | libguestfs | floor | floor tool | libguestfs/corral | corral/floor | lines |",
              "|---|---|---:|---:|---:|---|---:|---:|---|"]
     for row in results:
         label, floor = best_floor(row)
         c, lg = row["corral"], row["libguestfs"]
         count = " / ".join(str(r["lines"]) if r and r.get("status") == "ok" else "–" for r in (c, lg, floor))
         lines.append(f"| {row['image']} | {row['op']} | {fmt_s(c)} | {fmt_s(lg)} | {fmt_s(floor)} | {label or '–'} "
-                     f"| {ratio(c, lg)} | {ratio(c, floor)} | {count} |")
+                     f"| {ratio(lg, c, speedup=True)} | {ratio(c, floor)} | {count} |")
     return "\n".join(lines)
 
 
