@@ -7,16 +7,7 @@ import GuestFS
 // (scripts/guest-images.d/25-files.sh): a Linux-looking ext4 on /dev/sda1 of files.raw.
 
 enum GuestFileFixtures {
-    static let dir: Result<String, any Error> = {
-        let dir = ProcessInfo.processInfo.environment["GUEST_IMAGES_DIR"] ?? CLI.packageRoot.path + "/.build/guest-images"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [CLI.packageRoot.path + "/scripts/guest-images.sh", dir]
-        do { try p.run() } catch { return .failure(error) }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return .failure(CocoaError(.fileReadUnknown)) }
-        return .success(dir)
-    }()
+    static var dir: Result<String, any Error> { GuestImages.dir }
 
     static func path(_ name: String) throws -> String { try dir.get() + "/" + name }
 }

@@ -6,19 +6,7 @@ import Testing
 // the real guestfish when it is installed.
 
 private enum FishFixtures {
-    static let dir: Result<String, any Error> = {
-        let dir = ProcessInfo.processInfo.environment["GUEST_IMAGES_DIR"]
-            ?? CLI.packageRoot.appendingPathComponent(".build/guest-images").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [CLI.packageRoot.appendingPathComponent("scripts/guest-images.sh").path, dir]
-        do { try p.run() } catch { return .failure(error) }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            return .failure(CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "guest-images.sh failed"]))
-        }
-        return .success(dir)
-    }()
+    static var dir: Result<String, any Error> { GuestImages.dir }
 
     static func path(_ name: String) throws -> String { try dir.get() + "/" + name }
 

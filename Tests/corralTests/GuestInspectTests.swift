@@ -5,19 +5,7 @@ import Testing
 // virt-inspector's XML, and once, when libguestfs-tools are installed, the real virt-inspector's.
 
 private enum OSImages {
-    static let built: Result<String, any Error> = {
-        let dir = ProcessInfo.processInfo.environment["GUEST_IMAGES_DIR"]
-            ?? CLI.packageRoot.appendingPathComponent(".build/guest-images").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [CLI.packageRoot.appendingPathComponent("scripts/guest-images.sh").path, dir]
-        do { try p.run() } catch { return .failure(error) }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            return .failure(CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "guest-images.sh failed"]))
-        }
-        return .success(dir)
-    }()
+    static var built: Result<String, any Error> { GuestImages.dir }
 
     static func path(_ name: String) throws -> String { try built.get() + "/" + name }
     static func exists(_ name: String) -> Bool {
