@@ -21,9 +21,7 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
 
     private let cacheLock = NSLock()
     private var inodeCache: [UInt64: [UInt8]] = [:]
-    private var directoryCache: [UInt64: [[UInt8]: UInt64]] = [:]
-    private var directoryCacheEntries = 0
-    private static let maxCachedDirectoryEntries = 200_000
+    private let directoryIndexes = DirectoryIndexCache()
     /// Inode tables are read in chunks of this many bytes, so walking a tree costs one device read
     /// per chunk rather than one per inode.
     private static let inodeChunk = 64 * 1024
@@ -387,26 +385,9 @@ public final class Ext4Filesystem: Filesystem, @unchecked Sendable {
     }
 
     public func lookup(_ directory: UInt64, name: [UInt8]) throws(GuestFSError) -> UInt64? {
-        cacheLock.lock()
-        let cached = directoryCache[directory]
-        cacheLock.unlock()
-        if let cached { return cached[name] }
-        // Path resolution looks up many names in the same directories: index each directory once
-        // rather than scanning it per name (a 5000-entry directory would cost 5000 scans).
-        var index: [[UInt8]: UInt64] = [:]
-        try scanDirectory(directory) { entry in
-            if index[entry.nameBytes] == nil { index[entry.nameBytes] = entry.inode }
-            return false
+        try directoryIndexes.lookup(directory, name) { (add: (DirEntry) -> Void) throws(GuestFSError) in
+            try scanDirectory(directory) { add($0); return false }
         }
-        cacheLock.lock()
-        directoryCacheEntries += index.count
-        if directoryCacheEntries > Self.maxCachedDirectoryEntries {
-            directoryCache.removeAll(keepingCapacity: true)
-            directoryCacheEntries = index.count
-        }
-        directoryCache[directory] = index
-        cacheLock.unlock()
-        return index[name]
     }
 
     /// Calls `body` for each live entry except "." and ".." until it returns true.

@@ -50,9 +50,7 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
     private let cacheLock = NSLock()
     private var blockCache: [UInt64: [UInt8]] = [:]
     private static let maxCachedBlocks = 512
-    private var directoryCache: [UInt64: [[UInt8]: UInt64]] = [:]
-    private var directoryCacheEntries = 0
-    private static let maxCachedDirectoryEntries = 200_000
+    private let directoryIndexes = DirectoryIndexCache()
 
     public init(device: any BlockDevice) throws(GuestFSError) {
         self.device = device
@@ -299,24 +297,9 @@ public final class ISO9660Filesystem: Filesystem, @unchecked Sendable {
     }
 
     public func lookup(_ directory: UInt64, name: [UInt8]) throws(GuestFSError) -> UInt64? {
-        cacheLock.lock()
-        let cached = directoryCache[directory]
-        cacheLock.unlock()
-        if let cached { return cached[name] }
-        // Index each directory once: path resolution looks up many names in the same directories.
-        var index: [[UInt8]: UInt64] = [:]
-        try scanDirectory(directory) { entry in
-            if index[entry.nameBytes] == nil { index[entry.nameBytes] = entry.inode }
+        try directoryIndexes.lookup(directory, name) { (add: (DirEntry) -> Void) throws(GuestFSError) in
+            try scanDirectory(directory, add)
         }
-        cacheLock.lock()
-        directoryCacheEntries += index.count
-        if directoryCacheEntries > Self.maxCachedDirectoryEntries {
-            directoryCache.removeAll(keepingCapacity: true)
-            directoryCacheEntries = index.count
-        }
-        directoryCache[directory] = index
-        cacheLock.unlock()
-        return index[name]
     }
 
     /// Every visible entry of a directory, as Linux's readdir shows them: no "." and "..", no

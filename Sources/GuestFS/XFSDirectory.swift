@@ -19,14 +19,9 @@ extension XFSFilesystem {
     }
 
     public func lookup(_ directory: UInt64, name: [UInt8]) throws(GuestFSError) -> UInt64? {
-        if let index = cachedDirectory(directory) { return index[name] }
-        // Path resolution looks up many names in the same directories: index each directory once.
-        var index: [[UInt8]: UInt64] = [:]
-        try scanDirectory(directory) { entry in
-            if index[entry.nameBytes] == nil { index[entry.nameBytes] = entry.inode }
+        try directoryIndexes.lookup(directory, name) { (add: (DirEntry) -> Void) throws(GuestFSError) in
+            try scanDirectory(directory, add)
         }
-        cacheDirectory(directory, index)
-        return index[name]
     }
 
     /// Calls `body` for each entry except "." and "..", in on-disk order.

@@ -19,9 +19,7 @@ public final class XFSFilesystem: Filesystem, @unchecked Sendable {
     private var inodeChunks: [UInt64: [UInt8]] = [:]
     private var extentCache: [UInt64: [XFSExtent]] = [:]
     private var extentCacheRecords = 0
-    private var directoryCache: [UInt64: [[UInt8]: UInt64]] = [:]
-    private var directoryCacheEntries = 0
-    static let maxCachedDirectoryEntries = 200_000
+    let directoryIndexes = DirectoryIndexCache()
     /// Inodes are read in chunks of this many bytes (an inode cluster), one device read per chunk.
     private static let inodeChunk = 16 * 1024
     private static let maxCachedChunks = 512
@@ -165,23 +163,6 @@ public final class XFSFilesystem: Filesystem, @unchecked Sendable {
             uid: i.raw.be32(8), gid: i.raw.be32(12), size: i.size, blocks: overflow ? .max : blocks,
             atime: i.time(32, bigtime: bigtime), mtime: i.time(40, bigtime: bigtime),
             ctime: i.time(48, bigtime: bigtime), rdev: rdev)
-    }
-
-    func cachedDirectory(_ ino: UInt64) -> [[UInt8]: UInt64]? {
-        cacheLock.lock()
-        defer { cacheLock.unlock() }
-        return directoryCache[ino]
-    }
-
-    func cacheDirectory(_ ino: UInt64, _ index: [[UInt8]: UInt64]) {
-        cacheLock.lock()
-        defer { cacheLock.unlock() }
-        directoryCacheEntries += index.count
-        if directoryCacheEntries > Self.maxCachedDirectoryEntries {
-            directoryCache.removeAll(keepingCapacity: true)
-            directoryCacheEntries = index.count
-        }
-        directoryCache[ino] = index
     }
 
     // MARK: Extent maps
