@@ -41,27 +41,12 @@ extension ISO9660Filesystem {
 
     /// One zlib stream that must decode to exactly `size` bytes.
     private static func inflateBlock(_ input: [UInt8], size: Int, ino: UInt64, block: UInt64) throws(GuestFSError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: size)
-        var input = input
-        var stream = z_stream()
-        // inflateInit is a macro; its function form takes the version and structure size.
-        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard let r = inflateOnce(input, outputSize: size, raw: false) else {
             throw GuestFSError("iso9660: cannot initialise zlib")
         }
-        defer { inflateEnd(&stream) }
-        let (status, remaining) = input.withUnsafeMutableBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = inBuf.baseAddress
-                stream.avail_in = uInt(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = uInt(outBuf.count)
-                let status = inflate(&stream, Z_FINISH)
-                return (status, stream.avail_out)
-            }
+        guard r.status == Z_STREAM_END, r.remaining == 0 else {
+            throw GuestFSError("iso9660: inode \(ino): corrupt zisofs block \(block) (inflate status \(r.status), \(r.remaining) bytes short)")
         }
-        guard status == Z_STREAM_END, remaining == 0 else {
-            throw GuestFSError("iso9660: inode \(ino): corrupt zisofs block \(block) (inflate status \(status), \(remaining) bytes short)")
-        }
-        return output
+        return r.output
     }
 }

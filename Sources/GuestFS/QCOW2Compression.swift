@@ -6,28 +6,14 @@ import CZstd
 enum QCOW2Decompress {
     /// Raw deflate, as QEMU writes it (no zlib header); input may carry sector padding after the end.
     static func inflateRaw(_ input: [UInt8], outputSize: Int) throws(GuestFSError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: outputSize)
-        var input = input
-        var stream = z_stream()
-        guard corral_inflate_init_raw(&stream) == Z_OK else {
+        guard let r = inflateOnce(input, outputSize: outputSize, raw: true) else {
             throw GuestFSError("qcow2: cannot initialise zlib")
         }
-        defer { inflateEnd(&stream) }
-        let (status, remaining) = input.withUnsafeMutableBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = inBuf.baseAddress
-                stream.avail_in = uInt(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = uInt(outBuf.count)
-                let status = inflate(&stream, Z_FINISH)
-                return (status, stream.avail_out)
-            }
-        }
         // A full cluster is success even when the stream's end marker lies in bytes not passed in.
-        guard (status == Z_STREAM_END || status == Z_BUF_ERROR) && remaining == 0 else {
-            throw GuestFSError("qcow2: corrupt zlib-compressed cluster (inflate status \(status))")
+        guard (r.status == Z_STREAM_END || r.status == Z_BUF_ERROR) && r.remaining == 0 else {
+            throw GuestFSError("qcow2: corrupt zlib-compressed cluster (inflate status \(r.status))")
         }
-        return output
+        return r.output
     }
 
     static func zstd(_ input: [UInt8], outputSize: Int) throws(GuestFSError) -> [UInt8] {
