@@ -17,9 +17,13 @@ let package = Package(
         .target(name: "DomainXML"),
         // Hypervisor-neutral API: connection URIs, the driver protocol, errors, states.
         .target(name: "Hypervisor", dependencies: ["DomainXML"]),
+        // Storage pools and volumes (dir, fs, logical) under a state root; libvirt's storage driver.
+        .target(name: "Storage", dependencies: ["DomainXML", "Hypervisor", "GuestFS"]),
+        // Virtual networks: bridge + dnsmasq + nftables (system), user-mode networking (session).
+        .target(name: "Network", dependencies: ["DomainXML", "Hypervisor"]),
         // QEMU: argv from the model, QMP, process lifecycle under a state root.
         .target(name: "QEMUDriver", dependencies: [
-            "DomainXML", "Hypervisor",
+            "DomainXML", "Hypervisor", "Storage", "Network",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -57,6 +61,8 @@ let package = Package(
         ]),
         .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "DomainXML", "Hypervisor"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "DomainXML", "Hypervisor"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),

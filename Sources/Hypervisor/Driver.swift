@@ -185,18 +185,28 @@ public struct DomainEvent: Sendable, Equatable {
     public init(domain: DomainRef, kind: Kind, detail: Int32) { self.domain = domain; self.kind = kind; self.detail = detail }
 }
 
-/// A bidirectional byte stream: a domain's console (and later volume transfers).
+/// A bidirectional byte stream: a domain's console, a volume upload or download.
 public protocol ByteStream: Sendable {
     /// Next chunk of bytes; nil at end of stream.
     func read() async throws -> [UInt8]?
     func write(_ bytes: [UInt8]) async throws
+    /// Ends the stream successfully (libvirt's virStreamFinish): for an upload this commits the
+    /// data and reports a failure to store it. By default the same as close().
+    func finish() async throws
+    /// Ends the stream; after an upload without finish() this aborts (virStreamAbort).
     func close() async
 }
 
+extension ByteStream {
+    public func finish() async throws { await close() }
+}
+
 /// One table of operations per hypervisor, like libvirt's virHypervisorDriver.
+/// Storage, networks and device changes come from the refined protocols (StorageAPI.swift,
+/// NetworkAPI.swift, DeviceAPI.swift), whose defaults answer "not supported".
 /// Domains are passed as `DomainRef`s obtained from a lookup; drivers re-resolve them
 /// by UUID so a stale id never reaches the wrong guest.
-public protocol HypervisorDriver: Sendable {
+public protocol HypervisorDriver: StorageDriver, NetworkDriver, DomainDeviceDriver {
     // Connection
     func uri() async throws -> String
     func hypervisorType() async throws -> String            // "QEMU", "Test"

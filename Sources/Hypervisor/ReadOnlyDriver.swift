@@ -58,3 +58,65 @@ public struct ReadOnlyDriver: HypervisorDriver {
     public func securityModel() async throws -> SecurityModel { try await base.securityModel() }
     public func securityLabel(_ dom: DomainRef) async throws -> SecurityLabel? { try await base.securityLabel(dom) }
 }
+
+// Storage, networks, device changes: queries pass through, changes are refused.
+extension ReadOnlyDriver {
+    public func listAllStoragePools(flags: ListStoragePoolsFlags) async throws -> [StoragePoolRef] { try await base.listAllStoragePools(flags: flags) }
+    public func lookupStoragePool(name: String) async throws -> StoragePoolRef { try await base.lookupStoragePool(name: name) }
+    public func lookupStoragePool(uuid: UUID) async throws -> StoragePoolRef { try await base.lookupStoragePool(uuid: uuid) }
+    public func lookupStoragePool(volume: StorageVolRef) async throws -> StoragePoolRef { try await base.lookupStoragePool(volume: volume) }
+    public func defineStoragePool(xml: String, flags: UInt32) async throws -> StoragePoolRef { throw VirError.readOnly("virStoragePoolDefineXML") }
+    public func createStoragePool(xml: String, flags: StoragePoolCreateFlags) async throws -> StoragePoolRef { throw VirError.readOnly("virStoragePoolCreateXML") }
+    public func buildStoragePool(_ pool: StoragePoolRef, flags: StoragePoolBuildFlags) async throws { throw VirError.readOnly("virStoragePoolBuild") }
+    public func startStoragePool(_ pool: StoragePoolRef, flags: StoragePoolCreateFlags) async throws { throw VirError.readOnly("virStoragePoolCreate") }
+    public func destroyStoragePool(_ pool: StoragePoolRef) async throws { throw VirError.readOnly("virStoragePoolDestroy") }
+    public func deleteStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws { throw VirError.readOnly("virStoragePoolDelete") }
+    public func undefineStoragePool(_ pool: StoragePoolRef) async throws { throw VirError.readOnly("virStoragePoolUndefine") }
+    public func refreshStoragePool(_ pool: StoragePoolRef, flags: UInt32) async throws { throw VirError.readOnly("virStoragePoolRefresh") }
+    public func storagePoolInfo(_ pool: StoragePoolRef) async throws -> StoragePoolInfo { try await base.storagePoolInfo(pool) }
+    public func storagePoolXML(_ pool: StoragePoolRef, flags: StorageXMLFlags) async throws -> String { try await base.storagePoolXML(pool, flags: flags) }
+    public func storagePoolAutostart(_ pool: StoragePoolRef) async throws -> Bool { try await base.storagePoolAutostart(pool) }
+    public func setStoragePoolAutostart(_ pool: StoragePoolRef, _ on: Bool) async throws { throw VirError.readOnly("virStoragePoolSetAutostart") }
+    public func storagePoolIsActive(_ pool: StoragePoolRef) async throws -> Bool { try await base.storagePoolIsActive(pool) }
+    public func storagePoolIsPersistent(_ pool: StoragePoolRef) async throws -> Bool { try await base.storagePoolIsPersistent(pool) }
+    public func listAllStorageVolumes(_ pool: StoragePoolRef, flags: UInt32) async throws -> [StorageVolRef] { try await base.listAllStorageVolumes(pool, flags: flags) }
+    public func lookupStorageVolume(pool: StoragePoolRef, name: String) async throws -> StorageVolRef { try await base.lookupStorageVolume(pool: pool, name: name) }
+    public func lookupStorageVolume(key: String) async throws -> StorageVolRef { try await base.lookupStorageVolume(key: key) }
+    public func lookupStorageVolume(path: String) async throws -> StorageVolRef { try await base.lookupStorageVolume(path: path) }
+    public func createStorageVolume(_ pool: StoragePoolRef, xml: String, flags: StorageVolCreateFlags) async throws -> StorageVolRef { throw VirError.readOnly("virStorageVolCreateXML") }
+    public func createStorageVolume(_ pool: StoragePoolRef, xml: String, from source: StorageVolRef, flags: StorageVolCreateFlags) async throws -> StorageVolRef { throw VirError.readOnly("virStorageVolCreateXMLFrom") }
+    public func deleteStorageVolume(_ vol: StorageVolRef, flags: StorageVolDeleteFlags) async throws { throw VirError.readOnly("virStorageVolDelete") }
+    public func wipeStorageVolume(_ vol: StorageVolRef, algorithm: StorageVolWipeAlgorithm, flags: UInt32) async throws { throw VirError.readOnly("virStorageVolWipePattern") }
+    public func storageVolumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo { try await base.storageVolumeInfo(vol) }
+    public func storageVolumeXML(_ vol: StorageVolRef, flags: UInt32) async throws -> String { try await base.storageVolumeXML(vol, flags: flags) }
+    public func storageVolumePath(_ vol: StorageVolRef) async throws -> String { try await base.storageVolumePath(vol) }
+    public func resizeStorageVolume(_ vol: StorageVolRef, capacity: UInt64, flags: StorageVolResizeFlags) async throws { throw VirError.readOnly("virStorageVolResize") }
+    public func uploadStorageVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64, flags: StorageVolTransferFlags) async throws -> any ByteStream { throw VirError.readOnly("virStorageVolUpload") }
+    // libvirt checks read-only in virStorageVolDownload too (it reveals the guest's data).
+    public func downloadStorageVolume(_ vol: StorageVolRef, offset: UInt64, length: UInt64, flags: StorageVolTransferFlags) async throws -> any ByteStream { throw VirError.readOnly("virStorageVolDownload") }
+
+    public func listAllNetworks(flags: ListNetworksFlags) async throws -> [NetworkRef] { try await base.listAllNetworks(flags: flags) }
+    public func lookupNetwork(name: String) async throws -> NetworkRef { try await base.lookupNetwork(name: name) }
+    public func lookupNetwork(uuid: UUID) async throws -> NetworkRef { try await base.lookupNetwork(uuid: uuid) }
+    public func defineNetwork(xml: String, flags: UInt32) async throws -> NetworkRef { throw VirError.readOnly("virNetworkDefineXML") }
+    public func createNetwork(xml: String, flags: UInt32) async throws -> NetworkRef { throw VirError.readOnly("virNetworkCreateXML") }
+    public func undefineNetwork(_ net: NetworkRef) async throws { throw VirError.readOnly("virNetworkUndefine") }
+    public func startNetwork(_ net: NetworkRef) async throws { throw VirError.readOnly("virNetworkCreate") }
+    public func destroyNetwork(_ net: NetworkRef) async throws { throw VirError.readOnly("virNetworkDestroy") }
+    public func networkXML(_ net: NetworkRef, flags: NetworkXMLFlags) async throws -> String { try await base.networkXML(net, flags: flags) }
+    public func networkBridgeName(_ net: NetworkRef) async throws -> String { try await base.networkBridgeName(net) }
+    public func networkAutostart(_ net: NetworkRef) async throws -> Bool { try await base.networkAutostart(net) }
+    public func setNetworkAutostart(_ net: NetworkRef, _ on: Bool) async throws { throw VirError.readOnly("virNetworkSetAutostart") }
+    public func networkIsActive(_ net: NetworkRef) async throws -> Bool { try await base.networkIsActive(net) }
+    public func networkIsPersistent(_ net: NetworkRef) async throws -> Bool { try await base.networkIsPersistent(net) }
+    public func networkDHCPLeases(_ net: NetworkRef, mac: String?) async throws -> [NetworkDHCPLease] { try await base.networkDHCPLeases(net, mac: mac) }
+
+    public func attachDevice(_ dom: DomainRef, xml: String, flags: DeviceModifyFlags) async throws { throw VirError.readOnly("virDomainAttachDeviceFlags") }
+    public func detachDevice(_ dom: DomainRef, xml: String, flags: DeviceModifyFlags) async throws { throw VirError.readOnly("virDomainDetachDeviceFlags") }
+    public func updateDevice(_ dom: DomainRef, xml: String, flags: DeviceModifyFlags) async throws { throw VirError.readOnly("virDomainUpdateDeviceFlags") }
+    public func interfaceAddresses(_ dom: DomainRef, source: InterfaceAddressSource, flags: UInt32) async throws -> [DomainInterfaceAddresses] {
+        // libvirt refuses the agent source on read-only connections (it talks to the guest).
+        if source == .agent { throw VirError.readOnly("virDomainInterfaceAddresses with agent source") }
+        return try await base.interfaceAddresses(dom, source: source, flags: flags)
+    }
+}
