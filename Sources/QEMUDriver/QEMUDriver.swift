@@ -1,6 +1,8 @@
 import Foundation
 import DomainXML
 import Hypervisor
+import Network
+import Storage
 
 /// The QEMU hypervisor driver for `qemu:///embed?root=DIR`: every piece of state lives in files
 /// under DIR, so any process opening the same root sees the same domains, including guests
@@ -17,18 +19,27 @@ public actor QEMUDriver: HypervisorDriver {
     /// The config directory's listing as last read, with the stamp it was read at.
     var configs: (stamp: FileStamp, entries: [String: DomainEntry])?
     var configPaths = Set<String>()
+    /// Pools and volumes under the same root (forwarded in QEMUDriver+Storage.swift).
+    let storage: StorageManager
+    /// Virtual networks under the same root (forwarded in QEMUDriver+Network.swift).
+    let networks: NetworkManager
 
     /// Opens (creating if needed) the state root, as the CLI does for `qemu:///embed?root=DIR`.
-    public static func open(root: String) throws -> QEMUDriver {
+    /// Networks are user-mode (session) unless the privileged daemon asks for system networking.
+    public static func open(root: String, networkMode: NetworkMode = .session) throws -> QEMUDriver {
         guard root.hasPrefix("/") else {
             throw VirError(.invalidArg, "invalid argument: embed root '\(root)' must be an absolute path", domain: .qemu)
         }
         let dir = StateDir(root: root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root)
         try dir.create()
-        return QEMUDriver(state: dir)
+        return QEMUDriver(state: dir, networkMode: networkMode)
     }
 
-    init(state: StateDir) { self.state = state }
+    init(state: StateDir, networkMode: NetworkMode = .session) {
+        self.state = state
+        storage = StorageManager(root: state.root)
+        networks = NetworkManager(root: state.root, mode: networkMode)
+    }
 
     public var root: String { state.root }
 
