@@ -134,18 +134,24 @@ extension StorageManager {
     /// What a new volume is built from: nothing, or a source to copy (and convert).
     struct CopySource { var path: String; var format: String; var capacity: UInt64 }
 
-    func create(in r: PoolRecord, _ vol: StorageVolume, flags: StorageVolCreateFlags, from: VolEntry?) async throws -> StorageVolRef {
+    func create(in r: PoolRecord, _ newVolume: StorageVolume, flags: StorageVolCreateFlags, from: VolEntry?) async throws -> StorageVolRef {
         let def = r.def
+        var vol = newVolume
         var source: CopySource?
         if let from {
             guard let info = VolumeFiles.describe(name: from.name, path: from.path) else { throw VirError.noStorageVol(name: from.name) }
-            source = CopySource(path: from.path, format: info.format ?? "raw", capacity: info.capacity ?? 0)
+            // An ISO image is raw bytes to qemu-img.
+            let format = info.format.flatMap { $0 == "iso" ? "raw" : $0 } ?? "raw"
+            source = CopySource(path: from.path, format: format, capacity: info.capacity ?? 0)
         }
+        // A copy is standalone (convert reads through the source's backing chain), so the
+        // backing store that `vol-clone` carries over from the source's XML is left out.
+        if source != nil { vol.backingStore = nil }
         let path = try volumePath(def, vol.name)
         if def.type == "logical" {
             return try await createLV(r, vol, path: path, source: source)
         }
-        let format = vol.format ?? source?.format ?? "raw"
+        let format = vol.format.flatMap { $0 == "iso" && source != nil ? "raw" : $0 } ?? source?.format ?? "raw"
         guard ["raw", "qcow2", "qed", "vmdk", "vdi", "vpc", "vhdx"].contains(format) else {
             throw VirError(.noSupport, "this function is not supported by the connection driver: creating a volume in format '\(format)'", domain: .storage)
         }
@@ -154,9 +160,6 @@ extension StorageManager {
         }
         if vol.backingStore != nil && format == "raw" {
             throw VirError(.configUnsupported, "unsupported configuration: backing storage not supported for raw volumes", domain: .storage)
-        }
-        if vol.backingStore != nil && source != nil {
-            throw VirError(.configUnsupported, "unsupported configuration: a copied volume cannot also have a backing store", domain: .storage)
         }
         let dir = try PoolBackend.target(def)
         let tmp = dir + "/" + Self.tempPrefix + vol.name

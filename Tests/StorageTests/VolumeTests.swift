@@ -78,6 +78,13 @@ import Hypervisor
         let bytes = try await readAll(try await m.downloadStorageVolume(raw, offset: 1 << 20, length: UInt64(pattern.count), flags: []))
         #expect(bytes == pattern)
 
+        // vol-clone: the source's own XML under a new name (its backing store and path included).
+        var cloneXML = try StorageVolume(xml: try await m.storageVolumeXML(overlay, flags: 0))
+        cloneXML.name = "cloned.qcow2"
+        let cloned = try await m.createStorageVolume(pool, xml: cloneXML.formatXML(), from: overlay, flags: [])
+        let clv = try StorageVolume(xml: try await m.storageVolumeXML(cloned, flags: 0))
+        #expect(clv.targetPath == root.path + "/p/cloned.qcow2" && clv.format == "qcow2" && clv.backingStore == nil)
+
         // Format detection on a file dropped into the pool by hand.
         _ = run(["qemu-img", "create", "-q", "-f", "qcow2", root.path + "/p/dropped", "1M"])
         let dropped = try await m.lookupStorageVolume(pool: pool, name: "dropped")
