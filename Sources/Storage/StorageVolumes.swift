@@ -11,7 +11,7 @@ extension StorageManager {
     struct VolEntry { var name: String; var path: String }
 
     static func volExists(_ name: String) -> VirError {
-        VirError(.storageVolExist, "storage volume name '\(name)' already in use.", domain: .storage)
+        VirError(.storageVolExist, "storage volume '\(name)' exists already", domain: .storage)
     }
 
     static func inUse(_ name: String, _ domain: String) -> VirError {
@@ -156,7 +156,7 @@ extension StorageManager {
             throw VirError(.noSupport, "this function is not supported by the connection driver: creating a volume in format '\(format)'", domain: .storage)
         }
         if flags.contains(.preallocMetadata) && format != "qcow2" {
-            throw VirError(.invalidArg, "invalid argument: metadata preallocation only available with qcow2", domain: .storage)
+            throw VirError(.configUnsupported, "unsupported configuration: metadata preallocation is not supported for \(format) volumes", domain: .storage)
         }
         if vol.backingStore != nil && format == "raw" {
             throw VirError(.configUnsupported, "unsupported configuration: backing storage not supported for raw volumes", domain: .storage)
@@ -338,7 +338,6 @@ extension StorageManager {
             // Zeroing a qcow2 file would destroy its header: give it a fresh, empty one of the same size and backing.
             var fresh = StorageVolume(name: e.name)
             fresh.capacity = info.capacity
-            fresh.compat = info.compat
             fresh.backingStore = info.backingStore
             try await createImage(e.path, fresh, format: "qcow2", flags: [])
         case ("file", _):
@@ -380,6 +379,10 @@ extension StorageManager {
             }
         }
         if wanted < current {
+            // libvirt's checks, in its order.
+            if wanted < info.allocation ?? 0 && info.format != "qcow2" {
+                throw VirError(.invalidArg, "invalid argument: can't shrink capacity below existing allocation", domain: .storage)
+            }
             guard flags.contains(.shrink) else {
                 throw VirError(.invalidArg, "invalid argument: Can't shrink capacity below current capacity unless shrink flag explicitly specified", domain: .storage)
             }

@@ -20,12 +20,11 @@ enum VolumeFiles {
         return "raw"
     }
 
-    struct QCOW2Facts { var virtualSize: UInt64; var backing: String?; var backingFormat: String?; var compat: String }
+    struct QCOW2Facts { var virtualSize: UInt64; var backing: String?; var backingFormat: String? }
 
     static func qcow2(_ path: String) -> QCOW2Facts? {
         guard let file = try? ImageFile(path: path), let h = try? QCOW2Header.parse(file, name: path) else { return nil }
-        return QCOW2Facts(virtualSize: h.virtualSize, backing: h.backingFile, backingFormat: h.backingFormat,
-                          compat: h.version >= 3 ? "1.1" : "0.10")
+        return QCOW2Facts(virtualSize: h.virtualSize, backing: h.backingFile, backingFormat: h.backingFormat)
     }
 
     /// Size of a block device (BLKGETSIZE64) or regular file.
@@ -70,7 +69,6 @@ enum VolumeFiles {
             v.physical = physical
             if format == "qcow2", let q = qcow2(path) {
                 v.capacity = q.virtualSize
-                v.compat = q.compat
                 if let b = q.backing {
                     let full = b.hasPrefix("/") ? b : (path as NSString).deletingLastPathComponent + "/" + b
                     var store = StorageVolume.BackingStore(path: full, format: q.backingFormat ?? (StorageFiles.exists(full) ? probeFormat(full) : nil))

@@ -136,8 +136,6 @@ private func volError(_ xml: String) -> String? {
         <volume type='file'>
           <name>disk.qcow2</name>
           <key>/pool/disk.qcow2</key>
-          <source>
-          </source>
           <capacity unit='bytes'>1073741824</capacity>
           <allocation unit='bytes'>200704</allocation>
           <physical unit='bytes'>196616</physical>
