@@ -97,7 +97,7 @@ private func volError(_ xml: String) -> String? {
         var p = try StoragePool(xml: "<pool type='logical'><name>vg0</name><source><device path='/dev/sdz'/></source></pool>")
         p.applyDefaults()
         #expect(p.uuid != nil)
-        #expect(p.source.name == "vg0" && p.targetPath == "/dev/vg0")
+        #expect(p.source.name == "vg0" && p.targetPath == "/dev/vg0" && p.source.format == "lvm2")
     }
 
     @Test func badPoolsAreNamed() {

@@ -134,6 +134,23 @@ import Hypervisor
                     .contains("wipe algorithm 'dod' (Corral implements zero)") == true)
     }
 
+    @Test(.enabled(if: haveQemuImg)) func isoImagesAreDetectedAndCopiedAsRaw() async throws {
+        let root = TempRoot()
+        let m = StorageManager(root: root.path)
+        let pool = try await startedDirPool(m, root)
+        var iso = [UInt8](repeating: 0, count: 64 << 10)
+        iso.replaceSubrange(32769..<32774, with: Array("CD001".utf8))
+        _ = FileManager.default.createFile(atPath: root.path + "/p/boot.iso", contents: Data(iso))
+        let vol = try await m.lookupStorageVolume(pool: pool, name: "boot.iso")
+        var xml = try StorageVolume(xml: try await m.storageVolumeXML(vol, flags: 0))
+        #expect(xml.format == "iso")
+        xml.name = "copy.iso"
+        let copy = try await m.createStorageVolume(pool, xml: xml.formatXML(), from: vol, flags: [])
+        #expect(try await readAll(try await m.downloadStorageVolume(copy, offset: 0, length: 0, flags: [])) == iso)
+        let r = try await m.resolveDiskVolume(pool: "p", volume: "copy.iso")
+        #expect(r.format == "iso" && !r.isBlock)
+    }
+
     @Test func uploadAndDownloadStreams() async throws {
         let root = TempRoot()
         let m = StorageManager(root: root.path)
