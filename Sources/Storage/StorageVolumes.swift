@@ -279,7 +279,9 @@ extension StorageManager {
         if vol.backingStore != nil {
             throw VirError(.configUnsupported, "unsupported configuration: backing storage not supported for logical volumes", domain: .storage)
         }
-        guard let capacity = vol.capacity ?? source?.capacity, capacity > 0 else {
+        // A copy is at least as large as its source (vol-clone passes the source's own capacity or 0).
+        let capacity = max(vol.capacity ?? 0, source?.capacity ?? 0)
+        guard capacity > 0 else {
             throw VirError(.xmlError, "XML error: missing capacity element", domain: .storage)
         }
         try PoolBackend.requireLVM()

@@ -24,6 +24,20 @@ struct StorageVolumeDiskTests {
         return ref
     }
 
+    @Test func daemonStartDefinesAndStartsTheDefaultPool() async throws {
+        let root = try TempRoot()
+        defer { root.cleanup() }
+        let d = try root.driver()
+        #expect(try await d.startStorage().isEmpty)
+        let pool = try await d.lookupStoragePool(name: "default")
+        #expect(try await d.storagePoolIsActive(pool))
+        #expect(try await d.storagePoolXML(pool, flags: []).contains("<path>\(root.path)/lib/images</path>"))
+        // Another process sees it running; a later daemon start changes nothing.
+        let other = try root.driver()
+        #expect(try await other.listAllStoragePools(flags: [.active, .autostart]) == [pool])
+        #expect(try await other.startStorage().isEmpty)
+    }
+
     @Test func argvUsesTheVolumesPathAndFormat() async throws {
         let root = try TempRoot()
         defer { root.cleanup() }
