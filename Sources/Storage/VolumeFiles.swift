@@ -36,7 +36,11 @@ enum VolumeFiles {
         return end >= 0 ? UInt64(end) : nil
     }
 
-    static func stamp(_ t: timespec) -> String { "\(t.tv_sec).\(t.tv_nsec)" }
+    /// libvirt's "seconds.nanoseconds", nanoseconds zero-padded to 9 digits.
+    static func stamp(_ t: timespec) -> String {
+        let ns = String(t.tv_nsec)
+        return "\(t.tv_sec)." + String(repeating: "0", count: max(0, 9 - ns.count)) + ns
+    }
 
     /// The volume XML libvirt reports for `path` (vol-dumpxml), or nil when it is gone.
     static func describe(name: String, path: String) -> StorageVolume? {

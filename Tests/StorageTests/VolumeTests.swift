@@ -21,6 +21,8 @@ import Hypervisor
         #expect(v.type == "file" && v.key == sparse.key && v.targetPath == sparse.key && v.format == "raw")
         #expect(v.capacity == 64 << 20 && v.physical == 64 << 20 && (v.allocation ?? .max) < 1 << 20)
         #expect(v.targetPermissions?.mode == 0o600)
+        #expect(v.timestamps?.mtime?.split(separator: ".").last?.count == 9)
+        #expect(VolumeFiles.stamp(timespec(tv_sec: 5, tv_nsec: 7)) == "5.000000007")
 
         #expect(try await m.listAllStorageVolumes(pool, flags: 0).map(\.name) == ["full.img", "sparse.img"])
         #expect(try await m.lookupStorageVolume(key: sparse.key) == sparse)
