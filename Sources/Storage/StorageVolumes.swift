@@ -49,7 +49,7 @@ extension StorageManager {
 
     func entry(_ r: PoolRecord, name: String) async throws -> VolEntry {
         let path = try volumePath(r.def, name)
-        guard !name.contains("/"), !name.hasPrefix(Self.tempPrefix), StorageFiles.exists(path) else {
+        guard !name.contains("/"), name != ".", name != "..", !name.hasPrefix(Self.tempPrefix), StorageFiles.exists(path) else {
             throw VirError.noStorageVol(name: name)
         }
         return VolEntry(name: name, path: path)

@@ -180,6 +180,7 @@ private func volError(_ xml: String) -> String? {
         #expect(volError("<volume type='tape'><name>v</name><capacity>1</capacity></volume>") == "XML error: unknown volume type 'tape'")
         #expect(volError("<volume><name>v</name><capacity>1</capacity><target><format type='zip'/></target></volume>") == "XML error: unknown volume format type zip")
         #expect(volError("<volume><name>../v</name><capacity>1</capacity></volume>") == "XML error: name '../v' cannot contain '/'")
+        #expect(volError("<volume><name>..</name><capacity>1</capacity></volume>") == "XML error: volume name '..' is not allowed")
         #expect(volError("<volume><name>v</name><capacity>1</capacity><target><compat>x</compat></target></volume>") == "XML error: forbidden characters in 'compat' attribute: 'x'")
         #expect(volError("<volume><name>v</name><backingStore><format type='raw'/></backingStore></volume>") == "XML error: missing volume backing store path in <backingStore>")
         // A backing store stands in for the capacity.

@@ -29,6 +29,8 @@ import Hypervisor
         #expect(try await m.lookupStorageVolume(path: root.path + "/p/../p/sparse.img") == sparse)
         #expect(try await m.lookupStoragePool(volume: sparse) == pool)
         #expect(try await m.storageVolumePath(full) == root.path + "/p/full.img")
+        #expect(await errorText { _ = try await m.lookupStorageVolume(pool: pool, name: "..") }
+                == "Storage volume not found: no storage vol with matching name '..'")
         #expect(await errorText { _ = try await m.lookupStorageVolume(pool: pool, name: "nope") }
                 == "Storage volume not found: no storage vol with matching name 'nope'")
         #expect(await errorText { _ = try await m.createStorageVolume(pool, xml: volXML("sparse.img", capacity: 1), flags: []) }
