@@ -90,6 +90,10 @@ extension QEMUDriverGuestTests {
         #expect(await console.waitFor("tiny# ", seconds: 10))
         try await console.send("cat /mnt/data/hello.txt\n")
         #expect(await console.waitFor("corral data disk", seconds: 10))
+        let stats = try await d.allDomainStats([dom], types: [.block])
+        let params = Dictionary(stats.first?.params.map { ($0.field, $0.value) } ?? [], uniquingKeysWith: { a, _ in a })
+        #expect(params["block.0.path"] == .string(vol.key))
+        if case .ullong(let reqs)? = params["block.0.rd.reqs"] { #expect(reqs > 0) } else { Issue.record("no block.0.rd.reqs") }
 
         // A second process on the root refuses to pull the disk from under the guest.
         let other = try root.driver()
