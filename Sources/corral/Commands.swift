@@ -12,6 +12,10 @@ enum Commands {
             DomBlkList.self, DomIfList.self, DomInfo.self, DomState.self, DomStats.self, ListDomains.self,
         ]),
         ("Domain Identity", [DomID.self, DomName.self, DomUUID.self]),
+        ("Networking", [
+            NetAutostart.self, NetCreate.self, NetDefine.self, NetDestroy.self, NetDHCPLeases.self, NetDumpXML.self,
+            NetInfo.self, NetList.self, NetName.self, NetStart.self, NetUndefine.self, NetUUID.self,
+        ]),
         ("Host and Hypervisor", [
             Capabilities.self, DomCapabilities.self, Hostname.self, NodeInfo.self, URI.self, Version.self,
         ]),
