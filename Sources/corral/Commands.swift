@@ -8,8 +8,12 @@ enum Commands {
             DumpXML.self, Edit.self, Reboot.self, Reset.self, Resume.self, Shutdown.self, Start.self,
             Suspend.self, Undefine.self,
         ]),
+        ("Domain Devices", [
+            AttachDevice.self, AttachDisk.self, AttachInterface.self, ChangeMedia.self, DetachDevice.self,
+            DetachDisk.self, DetachInterface.self, UpdateDevice.self,
+        ]),
         ("Domain Monitoring", [
-            DomBlkList.self, DomIfList.self, DomInfo.self, DomState.self, DomStats.self, ListDomains.self,
+            DomBlkList.self, DomIfAddr.self, DomIfList.self, DomInfo.self, DomState.self, DomStats.self, ListDomains.self,
         ]),
         ("Domain Identity", [DomID.self, DomName.self, DomUUID.self]),
         ("Networking", [
