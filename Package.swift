@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "DomainXML", "Hypervisor"]),
-        .testTarget(name: "NetworkTests", dependencies: ["Network", "DomainXML", "Hypervisor"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "DomainXML", "Hypervisor", "RemoteProtocol"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
