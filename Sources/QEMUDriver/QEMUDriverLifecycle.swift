@@ -161,7 +161,7 @@ extension QEMUDriver {
         do {
             try ProcessSupervisor.spawn(argv: argv, logPath: logPath, exitStatusPath: state.exitStatus(name),
                                         supervisorPidPath: state.supervisorPid(name))
-            let started = try await handshake(def, id: id, context: context, logStart: logStart, paused: flags.contains(.paused))
+            let started = try await handshake(withLiveAliases(def), id: id, context: context, logStart: logStart, paused: flags.contains(.paused))
             let ref = DomainRef(name: name, uuid: def.uuid ?? UUID(), id: id)
             if FileIO.exists(state.configPath(name)) { FileIO.remove(state.shutoffRecord(name)) }
             if flags.contains(.autodestroy) { autodestroy.append(ref) }
