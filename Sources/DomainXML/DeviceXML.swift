@@ -133,6 +133,7 @@ public enum DomainDevice: Sendable, Equatable {
 public struct DeviceSlot: Sendable, Equatable {
     public var element: String
     public var index: Int
+    public init(element: String, index: Int) { self.element = element; self.index = index }
 }
 
 extension Domain {
@@ -265,6 +266,13 @@ extension Domain {
         case "channel": return at(d.channels).map { .channel($0) }
         default: return nil
         }
+    }
+
+    /// How many devices of the kind `element` the domain has.
+    public func count(of element: String) -> Int {
+        var n = 0
+        while device(at: DeviceSlot(element: element, index: n)) != nil { n += 1 }
+        return n
     }
 
     /// Removes the device at `slot` (found by `findDevice`).

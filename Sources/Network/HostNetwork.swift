@@ -63,10 +63,17 @@ enum Host {
 
     // MARK: Bridge
 
+    /// The forward delay is set while STP is still off (the kernel refuses under 2 s with STP on),
+    /// then STP is switched on: libvirt's order, so the default delay 0 lets new ports forward at once.
     static func createBridge(_ name: String, mac: String?, stp: Bool, delay: Int) throws {
-        try run([ip, "link", "add", name, "type", "bridge", "stp_state", stp ? "1" : "0",
-                 "forward_delay", String(max(200, min(3000, delay * 100)))])
-        if let mac { try run([ip, "link", "set", "dev", name, "address", mac]) }
+        try run([ip, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", String(min(3000, delay * 100))])
+        do {
+            if stp { try run([ip, "link", "set", "dev", name, "type", "bridge", "stp_state", "1"]) }
+            if let mac { try run([ip, "link", "set", "dev", name, "address", mac]) }
+        } catch {
+            deleteLink(name)
+            throw error
+        }
     }
 
     static func addAddress(_ ip: NetworkIP, to dev: String) throws {

@@ -123,7 +123,13 @@ extension QEMUDriver {
         guard updated.devices.controllers == controllersBefore else {
             throw VirError.unsupported("\(dev.elementName) needs a controller the running domain does not have: add it to the configuration and restart")
         }
-        let slot = try updated.findDevice(dev)
+        // A disk is found by its target; anything else was appended to its kind's list.
+        var slot = DeviceSlot(element: dev.elementName, index: 0)
+        if case .disk(let disk) = dev {
+            slot.index = updated.devices.disks.firstIndex { $0.targetDev == disk.targetDev } ?? -1
+        } else {
+            slot.index = updated.count(of: dev.elementName) - 1
+        }
         guard let added = updated.device(at: slot) else { throw VirError.internalError("attached device vanished") }
         var builder = try deviceBuilder(updated)
         switch added {

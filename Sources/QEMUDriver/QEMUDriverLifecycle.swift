@@ -114,7 +114,9 @@ extension QEMUDriver {
         guard access(emulator, X_OK) == 0 else {
             throw VirError(.systemError, "Cannot find QEMU binary \(emulator): \(String(cString: strerror(errno)))", domain: .qemu)
         }
-        try checkSourceFiles(def)
+        // QEMU gets the volumes' paths; the live XML keeps <disk type='volume'> as written.
+        let resolved = try await resolvingVolumes(def)
+        try checkSourceFiles(resolved)
         let caps = try capabilities(emulator: emulator)
         let accel = try accelerator(for: def)
 
@@ -136,7 +138,7 @@ extension QEMUDriver {
         recordTaps(interfaces.taps, domain: name)
         var argv: [String]
         do {
-            argv = try QEMUCommandLine.build(def, context: context, caps: caps)
+            argv = try QEMUCommandLine.build(resolved, context: context, caps: caps)
         } catch let error as DomainXMLError {
             FileIO.remove(runDir)
             throw VirError.unsupported(error.message)
