@@ -237,7 +237,7 @@ struct AttachDisk: ShellCommand {
         case let other?: throw CommandFailure("Unknown source type: '\(other)'")
         }
         if let wwn, !(wwn.count == 16 && wwn.allSatisfy(\.isHexDigit)) {
-            throw CommandFailure("Malformed wwn: \(wwn)")
+            throw CommandFailure("internal error: Malformed wwn: \(wwn)")   // virValidateWWN's wording
         }
         var addressXML = ""
         if let address {
