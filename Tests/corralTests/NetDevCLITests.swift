@@ -176,6 +176,21 @@ import Testing
         }
     }
 
+    @Test func domifaddrTable() throws {
+        let header = " Name       MAC address          Protocol     Address\n" + String(repeating: "-", count: 79) + "\n"
+        let row = " testnet0   aa:bb:cc:dd:ee:ff    ipv4         192.168.122.3/24\n"
+        #expect(try virsh("domifaddr", "test").out == header + row + "\n")
+        #expect(try virsh("domifaddr", "test", "--full", "--source", "agent").out == header + row + "\n")
+        #expect(try virsh("domifaddr", "test", "--interface", "nosuch").out == header + "\n")
+        #expect(try virsh("-q", "domifaddr", "test").out == row)
+        let json = try virsh("domifaddr", "test", "--json")
+        let items = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [[String: Any]])
+        #expect(items.first?["hwaddr"] as? String == "aa:bb:cc:dd:ee:ff")
+        let stopped = try virsh("destroy test; domifaddr test")
+        #expect(stopped.status == 1)
+        #expect(stopped.err == "error: Failed to query for interfaces addresses\nerror: Requested operation is not valid: domain is not running\n")
+    }
+
     @Test func domifaddrUnknownSource() throws {
         let r = try virsh("domifaddr", "test", "--source", "bogus")
         #expect(r.status == 1)
