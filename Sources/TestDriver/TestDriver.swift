@@ -525,6 +525,16 @@ public actor TestDriver: HypervisorDriver {
         return "linux"   // libvirt's test driver answers "linux" for every domain
     }
 
+    /// Like libvirt's test driver: every NIC of a running domain has one made-up IPv4 address
+    /// (192.168.122.3, .4, ...), whatever the source.
+    public func interfaceAddresses(_ dom: DomainRef, source: InterfaceAddressSource, flags: UInt32) async throws -> [DomainInterfaceAddresses] {
+        let rec = try requireActive(dom)
+        return effective(rec).devices.interfaces.enumerated().map { i, nic in
+            DomainInterfaceAddresses(name: nic.targetDev ?? "", hwaddr: nic.mac,
+                                     addrs: [DomainIPAddress(type: .ipv4, addr: "192.168.122.\(3 + i)", prefix: 24)])
+        }
+    }
+
     public func securityModel() async throws -> SecurityModel { SecurityModel(model: "testSecurity", doi: "") }
 
     public func securityLabel(_ dom: DomainRef) async throws -> SecurityLabel? {

@@ -8,10 +8,18 @@ enum Commands {
             DumpXML.self, Edit.self, Reboot.self, Reset.self, Resume.self, Shutdown.self, Start.self,
             Suspend.self, Undefine.self,
         ]),
+        ("Domain Devices", [
+            AttachDevice.self, AttachDisk.self, AttachInterface.self, ChangeMedia.self, DetachDevice.self,
+            DetachDisk.self, DetachInterface.self, UpdateDevice.self,
+        ]),
         ("Domain Monitoring", [
-            DomBlkList.self, DomIfList.self, DomInfo.self, DomState.self, DomStats.self, ListDomains.self,
+            DomBlkList.self, DomIfAddr.self, DomIfList.self, DomInfo.self, DomState.self, DomStats.self, ListDomains.self,
         ]),
         ("Domain Identity", [DomID.self, DomName.self, DomUUID.self]),
+        ("Networking", [
+            NetAutostart.self, NetCreate.self, NetDefine.self, NetDestroy.self, NetDHCPLeases.self, NetDumpXML.self,
+            NetInfo.self, NetList.self, NetName.self, NetStart.self, NetUndefine.self, NetUUID.self,
+        ]),
         ("Host and Hypervisor", [
             Capabilities.self, DomCapabilities.self, Hostname.self, NodeInfo.self, URI.self, Version.self,
         ]),
