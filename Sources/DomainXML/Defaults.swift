@@ -39,6 +39,7 @@ enum DomainDefaults {
         macAddresses(&d)
         if pcLike {
             controllers(&d)
+            USBAllocator.assign(&d)
             virtioSerialAddresses(&d)
             PCIAllocator.assign(&d)
         }
@@ -156,8 +157,8 @@ enum DomainDefaults {
             d.devices.consoles.append(console)
         }
         for i in d.devices.channels.indices where d.devices.channels[i].type == "spicevmc" {
+            // The port name (com.redhat.spice.0) stays implicit, as in libvirt's XML; the argv builder supplies it.
             if d.devices.channels[i].targetType == nil { d.devices.channels[i].targetType = "virtio" }
-            if d.devices.channels[i].targetName == nil { d.devices.channels[i].targetName = "com.redhat.spice.0" }
         }
     }
 

@@ -51,8 +51,18 @@ extension ArgvBuilder {
         guard address.type == "usb" else {
             throw DomainXMLError("\(what): address type '\(address.type)' is not valid for a USB device")
         }
-        var props: Props = [(key: "bus", value: .string("\(usbControllerID(parseXMLInt(address["bus"]) ?? 0)).0"))]
-        if let port = address["port"] { props.append((key: "port", value: .string(port))) }
+        let bus = parseXMLInt(address["bus"]) ?? 0
+        guard domain.devices.controllers.contains(where: { $0.index == bus && USBAllocator.rootPorts($0) > 0 }) else {
+            throw DomainXMLError("\(what): USB bus \(bus) does not exist: add <controller type='usb' index='\(bus)'> with a model that has ports")
+        }
+        var props: Props = [(key: "bus", value: .string("\(usbControllerID(bus)).0"))]
+        if let port = address["port"] {
+            let parts = port.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count <= USBAllocator.maxDepth, parts.allSatisfy({ (Int($0) ?? 0) > 0 }) else {
+                throw DomainXMLError("\(what): USB port '\(port)' must be numbers from 1 joined by dots, e.g. '2' or '1.3'")
+            }
+            props.append((key: "port", value: .string(port)))
+        }
         return props
     }
 
@@ -77,6 +87,12 @@ extension ArgvBuilder {
             || domain.devices.consoles.contains { $0.targetType == "virtio" }
         if needsSerialBus, !all.contains(where: { $0.type == "virtio-serial" }) {
             try addDevice(try pciDevice(["driver": "virtio-serial-pci", "id": "virtio-serial0"], nil, "virtio-serial controller"), for: "virtio-serial controller")
+        }
+        // Hubs come right after the controllers: other USB devices may sit on their ports.
+        for (i, address) in USBAllocator.hubAddresses(domain).enumerated() {
+            var json: ArgvJSON = ["driver": "usb-hub", "id": .string("hub\(i)")]
+            json.add(contentsOf: try usbProps(address, "hub \(i)"))
+            try addDevice(json, for: "hub \(i)")
         }
     }
 
@@ -152,22 +168,17 @@ extension ArgvBuilder {
             try addDevice(try pciDevice(json, c.address, what), for: what)
             return
         }
-        try addDevice(try pciDevice(["driver": .string(driver), "id": .string(usbControllerID(c.index))], c.address, what), for: what)
-        let hasCompanions = domain.devices.controllers.contains { $0.type == "usb" && $0.index == c.index && ($0.model ?? "").hasPrefix("ich9-uhci") }
-        if model == "ich9-ehci1", !hasCompanions {
-            // libvirt gives ich9-ehci1 its three UHCI companions (USB1 ports) in the same slot.
-            for n in 1...3 {
-                var json: ArgvJSON = ["driver": .string("ich9-usb-uhci\(n)"), "masterbus": .string("\(usbControllerID(c.index)).0"),
-                                      "firstport": .int((n - 1) * 2)]
-                if let address = c.address, address.type == "pci" {
-                    var attrs = address.attributes.filter { !["function", "multifunction"].contains($0.name) }
-                    attrs.append(XMLAttribute("function", "0x\(n - 1)"))
-                    if n == 1 { attrs.append(XMLAttribute("multifunction", "on")) }
-                    json.add(contentsOf: try pciProps(DeviceAddress(type: "pci", attributes: attrs), what))
-                }
-                try addDevice(json, for: what)
+        var json: ArgvJSON = ["driver": .string(driver)]
+        if model == "qemu-xhci" || model == "nec-xhci", let ports = c.extra.attributes.first(where: { $0.name == "ports" })?.value {
+            // libvirt splits the root ports evenly between the USB 2 and USB 3 halves.
+            guard let n = parseXMLInt(ports), (1...15).contains(n) else {
+                throw DomainXMLError("\(what): ports='\(ports)' must be a number from 1 to 15")
             }
+            json.add("p2", n)
+            json.add("p3", n)
         }
+        json.add("id", usbControllerID(c.index))
+        try addDevice(try pciDevice(json, c.address, what), for: what)
     }
 
     // MARK: disks
@@ -334,6 +345,11 @@ extension ArgvBuilder {
         json.add("drive", node)
         json.add("id", id)
         json.add("bootindex", boot)
+        if bus == "usb" {
+            // libvirt always states it; the guest sees a removable medium only when asked.
+            let removable = disk.extra.childExtras["target"]?.attributes.first { $0.name == "removable" }?.value
+            json.add("removable", removable == "on")
+        }
         if disk.shareable { json.add("share-rw", true) }
         json.add("write-cache", try cacheProps(disk.driverCache, what)?.writeCache)
         json.add("serial", disk.serial)

@@ -130,7 +130,7 @@ extension ArgvBuilder {
         for (i, video) in domain.devices.videos.enumerated() {
             let what = "video \(i) (\(video.model))"
             let primary = i == 0
-            let attrs = attributeMap(video.extra.attributes)
+            let attrs = attributeMap(video.extra.childExtras["model"]?.attributes ?? [])
             let id: ArgvJSON.Value = .string("video\(i)")
             var json: ArgvJSON
             switch video.model {
@@ -241,17 +241,30 @@ extension ArgvBuilder {
             }
             var json: ArgvJSON = ["driver": "usb-host"]
             if let bus = dev.sourceBus, let device = dev.sourceDevice {
-                json.add("hostbus", bus); json.add("hostaddr", device)
+                guard (1...999).contains(bus), (1...999).contains(device) else {
+                    throw DomainXMLError("\(what): USB bus \(bus) device \(device) is out of range (1-999)")
+                }
+                // The device node, as libvirt passes it: QEMU opens exactly this device.
+                json.add("hostdevice", "/dev/bus/usb/" + threeDigits(bus) + "/" + threeDigits(device))
             } else if let vendor = parseXMLInt(dev.vendorID), let product = parseXMLInt(dev.productID) {
+                // libvirt looks the IDs up in sysfs before starting; QEMU matches them itself,
+                // which also takes a device plugged in after the guest started.
                 json.add("vendorid", vendor); json.add("productid", product)
             } else {
                 throw DomainXMLError("\(what): needs <vendor id=''/><product id=''/> or <address bus='' device=''/>")
             }
             json.add("id", "hostdev\(i)")
+            let boot = elements(dev.extra, "boot").first?["order"]
+            if let boot {
+                guard let order = parseXMLInt(boot), order > 0 else { throw DomainXMLError("\(what): <boot order='\(boot)'> must be a positive number") }
+                json.add("bootindex", order)
+            }
             json.add(contentsOf: try usbProps(dev.address, what))
             try addDevice(json, for: what)
         }
     }
+
+    func threeDigits(_ n: Int) -> String { String(repeating: "0", count: max(0, 3 - String(n).count)) + String(n) }
 
     mutating func buildMemballoon() throws {
         guard let balloon = domain.devices.memballoon, balloon.model != "none" else { return }

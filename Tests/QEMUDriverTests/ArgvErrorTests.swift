@@ -27,6 +27,20 @@ private func buildError(_ domain: Domain, accel: String = "tcg", caps: QEMUCapab
         #expect(buildError(d)?.hasPrefix("interface 0 (type='network'): tap networking") == true)
     }
 
+    @Test func usbAddressOnMissingBusOrBadPort() {
+        var d = ArgvCases.minimal
+        d.devices.controllers = [Controller(type: "usb", index: 0, model: "qemu-xhci")]
+        var tablet = Input(type: "tablet", bus: "usb")
+        tablet.address = DeviceAddress(type: "usb", attributes: [XMLAttribute("bus", "2"), XMLAttribute("port", "1")])
+        d.devices.inputs = [tablet]
+        #expect(buildError(d)?.hasPrefix("input 0 (tablet): USB bus 2 does not exist") == true)
+        d.devices.inputs[0].address = DeviceAddress(type: "usb", attributes: [XMLAttribute("bus", "0"), XMLAttribute("port", "1.x")])
+        #expect(buildError(d)?.hasPrefix("input 0 (tablet): USB port '1.x' must be numbers") == true)
+        d.devices.controllers[0].extra.attributes = [XMLAttribute("ports", "40")]
+        d.devices.inputs[0].address = nil
+        #expect(buildError(d) == "controller type='usb' index='0': ports='40' must be a number from 1 to 15")
+    }
+
     @Test func unknownDiskBus() {
         var d = ArgvCases.minimal
         d.devices.disks = [disk("xvda", bus: "xen", path: "/img")]

@@ -145,6 +145,22 @@ struct DeviceChangeQEMUTests {
         let gone = await errorMessage { try await d.detachDevice(dom, xml: "<input type='tablet' bus='usb'/>", flags: .live) }
         #expect(gone?.message == "matching input device not found")
 
+        // SCSI and USB disks plug without the guest's help (no OS here to answer a PCI unplug).
+        let blank = "\(root.path)/blank.img", blank2 = "\(root.path)/blank2.img"
+        _ = FileManager.default.createFile(atPath: blank, contents: Data(count: 1 << 20))
+        _ = FileManager.default.createFile(atPath: blank2, contents: Data(count: 1 << 20))
+        try await d.attachDevice(dom, xml: "<disk type='file'><source file='\(blank)'/><target dev='sdb' bus='scsi'/></disk>", flags: .live)
+        try await d.attachDevice(dom, xml: "<disk type='file'><source file='\(blank2)'/><target dev='sdc' bus='usb'/><readonly/></disk>", flags: .live)
+        live = try Domain(xml: try await d.domainXML(dom, flags: []))
+        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "scsi0-0-0-1", "usb-disk2"])
+        let qdevs = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
+        #expect((qdevs.array ?? []).compactMap { $0["inserted"]?["file"]?.string }.filter { $0 == blank || $0 == blank2 }.count == 2)
+        try await d.detachDevice(dom, xml: "<disk><target dev='sdc'/></disk>", flags: .live)
+        try await d.detachDevice(dom, xml: "<disk><target dev='sdb'/></disk>", flags: .live)
+        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.disks.map(\.targetDev) == ["hdc", "sda"])
+        let left = try await d.withMonitor("media") { qmp in try await qmp.execute("query-named-block-nodes", arguments: ["flat": true]) }
+        #expect((left.array ?? []).count == 2)
+
         // Disks on buses that cannot be unplugged say so.
         let ide = await errorMessage { try await d.detachDevice(dom, xml: "<disk><target dev='hdc'/></disk>", flags: .live) }
         #expect(ide?.code == .operationUnsupported)
