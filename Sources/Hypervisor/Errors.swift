@@ -26,6 +26,7 @@ public struct VirError: Error, Sendable, Equatable, CustomStringConvertible {
              operationTimeout = 68, configUnsupported = 67, migratePersistFailed = 69,
              agentUnresponsive = 86, resourceBusy = 87, accessDenied = 88, operationUnsupported = 84,
              noClient = 96, agentUnsynced = 97, xmlInvalidSchema = 98, deviceMissing = 99
+        case storageProbeFailed = 75, storagePoolBuilt = 76, storageVolExist = 90
     }
 }
 

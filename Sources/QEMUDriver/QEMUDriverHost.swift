@@ -121,7 +121,7 @@ extension QEMUDriver {
         guard format == "qemu-argv" else {
             throw VirError.unsupported("Unsupported config type \(format)")
         }
-        let def = try parseDefinition(xml)
+        let def = try await resolvingVolumes(parseDefinition(xml))
         let emulator = emulatorPath(for: def)
         let caps = try capabilities(emulator: emulator)
         let argv: [String]

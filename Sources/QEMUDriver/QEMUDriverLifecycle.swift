@@ -100,7 +100,9 @@ extension QEMUDriver {
         guard access(emulator, X_OK) == 0 else {
             throw VirError(.systemError, "Cannot find QEMU binary \(emulator): \(String(cString: strerror(errno)))", domain: .qemu)
         }
-        try checkSourceFiles(def)
+        // QEMU gets the volumes' paths; the live XML keeps <disk type='volume'> as written.
+        let resolved = try await resolvingVolumes(def)
+        try checkSourceFiles(resolved)
         let caps = try capabilities(emulator: emulator)
         let accel = try accelerator(for: def)
 
@@ -120,7 +122,7 @@ extension QEMUDriver {
         }
         var argv: [String]
         do {
-            argv = try QEMUCommandLine.build(def, context: context, caps: caps)
+            argv = try QEMUCommandLine.build(resolved, context: context, caps: caps)
         } catch let error as DomainXMLError {
             FileIO.remove(runDir)
             throw VirError.unsupported(error.message)
