@@ -164,3 +164,11 @@ func asciiCaseInsensitiveLess(_ a: String, _ b: String) -> Bool {
     func fold(_ c: UInt8) -> UInt8 { (65...90).contains(c) ? c + 32 : c }
     return a.utf8.map(fold).lexicographicallyPrecedes(b.utf8.map(fold))
 }
+
+/// Data words gathered with `.allUnrecognized` (so that a negative size such as "-1G" is not taken
+/// for an option) include unknown options too: refuse those here.
+func rejectUnknownOptions(_ words: [String]) throws {
+    if let option = words.first(where: { $0.hasPrefix("-") && !($0.dropFirst().first?.isNumber ?? false) }) {
+        throw ValidationError("Unknown option '\(option)'")
+    }
+}

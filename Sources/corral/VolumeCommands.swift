@@ -70,7 +70,8 @@ struct VolCreate: ShellCommand {
 
 struct VolCreateAs: ShellCommand {
     static let configuration = CommandConfiguration(commandName: "vol-create-as", abstract: "create a volume from a set of args")
-    @Argument(help: "Pool name or uuid, volume name, capacity (scaled integer, default bytes).") var words: [String] = []
+    @Argument(parsing: .allUnrecognized, help: "Pool name or uuid, volume name, capacity (scaled integer, default bytes).")
+    var words: [String] = []
     @Option(name: .customLong("pool"), help: .hidden) var poolOption: String?
     @Option(name: .customLong("name"), help: .hidden) var nameOption: String?
     @Option(name: .customLong("capacity"), help: .hidden) var capacityOption: String?
@@ -82,6 +83,7 @@ struct VolCreateAs: ShellCommand {
     @Flag(name: .customLong("print-xml"), help: "Print XML document, but don't define/create.") var printXML = false
 
     func args() throws -> (pool: String, name: String, capacity: String) {
+        try rejectUnknownOptions(words)
         let v = try fillPositionals(words, [("pool", poolOption), ("name", nameOption), ("capacity", capacityOption)], required: 3)
         return (v[0] ?? "", v[1] ?? "", v[2] ?? "")
     }
@@ -246,7 +248,6 @@ struct VolWipe: ShellCommand {
 
 struct VolResize: ShellCommand {
     static let configuration = CommandConfiguration(commandName: "vol-resize", abstract: "resize a vol")
-    // Collects unrecognized words too, so that a negative capacity ("-1G --shrink") is not taken for an option.
     @Argument(parsing: .allUnrecognized, help: "Volume name, key or path, then the new capacity (scaled integer, default bytes).")
     var words: [String] = []
     @Option(name: .customLong("vol"), help: .hidden) var volOption: String?
@@ -257,9 +258,7 @@ struct VolResize: ShellCommand {
     @Flag(help: "Allow the resize to shrink the volume.") var shrink = false
 
     func args() throws -> (vol: String, capacity: String) {
-        if let option = words.first(where: { $0.hasPrefix("-") && !($0.dropFirst().first?.isNumber ?? false) }) {
-            throw ValidationError("Unknown option '\(option)'")
-        }
+        try rejectUnknownOptions(words)
         let v = try fillPositionals(words, [("vol", volOption), ("capacity", capacityOption)], required: 2)
         return (v[0] ?? "", v[1] ?? "")
     }
