@@ -150,6 +150,7 @@ enum StoragePoolParser {
             out.format = t
             s.keep(f)
         }
+        _ = s.text  // the indentation of an empty <source>, which the formatter writes back itself
         out.extra = s.leftover()
         return out
     }
@@ -255,6 +256,13 @@ enum StoragePoolFormatter {
         }
         var extra = s.extra
         extra.childExtras = [:]
-        return e.node(extra, childOrder: sourceOrder)
+        return emptySourceLikeLibvirt(e.node(extra, childOrder: sourceOrder))
     }
+}
+
+/// libvirt prints an empty <source> as an open and a close tag on two lines; a whitespace text
+/// child makes the writer do the same.
+func emptySourceLikeLibvirt(_ node: XMLNode) -> XMLNode {
+    guard case .element(let name, let attributes, let children) = node, children.isEmpty else { return node }
+    return .element(name: name, attributes: attributes, children: [.text("\n  ")])
 }

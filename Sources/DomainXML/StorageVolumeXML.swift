@@ -77,6 +77,10 @@ enum StorageVolumeParser {
         r.keep(n)
         try StorageXML.checkName(v.name, what: "volume")
         if let k = r.child("key") { v.key = k.text; r.keep(k) }
+        if let s = r.child("source") {
+            _ = s.text  // indentation; the formatter writes <source> itself
+            r.keep(s)
+        }
         if let e = r.child("capacity") { v.capacity = try StorageXML.size(e); r.keep(e) }
         if let e = r.child("allocation") { v.allocation = try StorageXML.size(e); r.keep(e) }
         if let e = r.child("physical") { v.physical = try StorageXML.size(e); r.keep(e) }
@@ -149,6 +153,8 @@ enum StorageVolumeFormatter {
         let sub = v.extra.childExtras
         b.add(StorageXML.text("name", v.name, sub["name"]))
         b.add(v.key.map { StorageXML.text("key", $0, sub["key"]) })
+        // libvirt always prints <source> (with the extents of a logical volume; Corral keeps what it was given).
+        b.add(emptySourceLikeLibvirt(Builder("source").node(sub["source"])))
         b.add(v.capacity.map { StorageXML.size("capacity", $0, sub["capacity"]) })
         b.add(v.allocation.map { StorageXML.size("allocation", $0, sub["allocation"]) })
         b.add(v.physical.map { StorageXML.size("physical", $0, sub["physical"]) })
