@@ -132,8 +132,8 @@ struct VolDownload: ShellCommand {
 }
 
 /// Where vol-download writes: a regular file (new or existing) is written beside it and renamed
-/// into place only when complete, so a failed download leaves the old file or nothing; a device
-/// or pipe is written directly, as virsh does.
+/// into place only when complete, so a failed download leaves the old file or nothing; a device,
+/// pipe or symlink is written directly, as virsh does.
 final class DownloadTarget {
     let path: String
     private let fd: Int32
@@ -145,7 +145,8 @@ final class DownloadTarget {
     init(_ path: String) throws {
         self.path = path
         var st = stat()
-        let exists = stat(path, &st) == 0
+        let exists = lstat(path, &st) == 0
+        // A symlink (/dev/stdout, say) is written through, not replaced.
         if !exists || (st.st_mode & S_IFMT) == S_IFREG {
             let url = URL(fileURLWithPath: path)
             let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).corral-\(UUID().uuidString.prefix(8))").path
