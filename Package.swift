@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "guestfs-fuzzer", dependencies: ["GuestFS"]),
         // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
         .executableTarget(name: "corrald", dependencies: [
-            "Hypervisor", "QEMUDriver", "RemoteProtocol",
+            "Hypervisor", "QEMUDriver", "RemoteProtocol", "Network",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "DomainXML", "Hypervisor"]),
-        .testTarget(name: "NetworkTests", dependencies: ["Network", "DomainXML", "Hypervisor"]),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "DomainXML", "Hypervisor", "RemoteProtocol"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
         .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),

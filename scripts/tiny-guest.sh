@@ -14,7 +14,9 @@
 #   - serial console ttyS0 prints the line "corral-tiny-guest: ready" once setup is done,
 #     then a root shell (prompt "tiny# ") that is respawned when it exits (the exit hangs up
 #     the tty, so wait for the new prompt before typing again);
-#   - /dev/vda (if present) is mounted on /mnt/data; eth0 (if present) is configured by DHCP
+#   - /dev/vda (if present) is mounted on /mnt/data; a CD-ROM on a virtio-scsi controller
+#     (<disk device='cdrom'><target dev='sda' bus='scsi'/>) is /dev/sr0, readable with
+#     `mount -t iso9660 /dev/sr0 /mnt/cdrom` (not mounted at boot: media can change); eth0 (if present) is configured by DHCP
 #     (QEMU user networking: 10.0.2.15); without a DHCP answer, ready comes ~3 s later;
 #   - ACPI power button (QMP system_powerdown) powers off; `reboot`/`poweroff` in the shell work.
 set -euo pipefail
@@ -22,7 +24,10 @@ set -euo pipefail
 KERNEL_META=linux-image-cloud-amd64
 # Modules the guest loads at boot, with their dependencies; ones built into the kernel are skipped.
 # button+evdev turn the ACPI power button into /dev/input/event* for busybox acpid.
-WANTED_MODULES=(virtio_pci virtio_blk virtio_net virtio_console virtio_balloon virtio_rng ext4 button evdev)
+# virtio_scsi+sr_mod+isofs read a CD-ROM on a virtio-scsi controller (the cloud kernel has no AHCI;
+# IDE's ata_piix would probe the legacy channels at every boot).
+WANTED_MODULES=(virtio_pci virtio_blk virtio_net virtio_console virtio_balloon virtio_rng ext4 button evdev
+  virtio_scsi sr_mod isofs)
 # Boot-time savers under TCG: no crypto self-tests, no speculative-execution patching,
 # no TSC/timer re-checks, no PS/2 mouse probe.
 CMDLINE="console=ttyS0 quiet panic=-1 mitigations=off cryptomgr.notests tsc=reliable no_timer_check i8042.noaux"
@@ -130,7 +135,7 @@ fi
 # --- initramfs ----------------------------------------------------------------------------
 write_rootfs() { # $1 = staging root
   local R=$1 p
-  mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,etc/acpi/PWRF,etc/udhcpc,proc,sys,dev,run,tmp,root,mnt/data,var/log}
+  mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,etc/acpi/PWRF,etc/udhcpc,proc,sys,dev,run,tmp,root,mnt/data,mnt/cdrom,var/log}
   chmod 1777 "$R/tmp"
   cp "$BUSYBOX" "$R/bin/busybox"
   # Applet links made at build time so boot does not pay for `busybox --install`.

@@ -8,6 +8,7 @@ struct ArgvJSON: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         case uint(UInt64)
         case bool(Bool)
         case object(ArgvJSON)
+        case array([Value])
         case null
         init(stringLiteral value: String) { self = .string(value) }
         init(integerLiteral value: Int) { self = .int(value) }
@@ -54,6 +55,7 @@ struct ArgvJSON: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         case .uint(let n): return String(n)
         case .bool(let b): return b ? "true" : "false"
         case .object(let o): return o.text
+        case .array(let items): return "[" + items.map(render).joined(separator: ",") + "]"
         case .null: return "null"
         }
     }

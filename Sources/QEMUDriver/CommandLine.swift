@@ -1,5 +1,6 @@
 import Foundation
 import DomainXML
+import Network
 
 // The QEMU argv builder: turns the domain model into the command line libvirt's
 // qemu driver would generate for a current QEMU (JSON -device/-blockdev syntax).
@@ -16,6 +17,10 @@ public struct QEMULaunchContext: Sendable {
     /// A VNC display with autoport and no allocated port lets QEMU pick a free one (`to=`); read it
     /// back with QMP `query-vnc`. SPICE with autoport needs an allocated port.
     public var graphicsPorts: [Int: Int] = [:]
+    /// How each `<interface type='network'|'bridge'>` (by index in `devices.interfaces`) reaches the
+    /// host, resolved by the driver before the argv is built: a tap device it created, or user-mode
+    /// networking shaped by the network's XML (session mode).
+    public var interfaceBackends: [Int: InterfaceBackend] = [:]
     /// When the guest starts: `<clock offset='variable'>` sets the guest clock relative to it.
     public var startTime = Date()
     public init(domainDir: String, logDir: String, accel: String) {
@@ -35,6 +40,12 @@ public struct QEMULaunchContext: Sendable {
     public func channelSocketPath(name: String) -> String { "\(domainDir)/\(name).sock" }
     /// Control socket of the swtpm process the driver starts for a TPM emulator.
     public var tpmSocket: String { "\(domainDir)/swtpm.sock" }
+}
+
+/// The host side of a guest NIC on a network or bridge.
+public enum InterfaceBackend: Sendable, Equatable {
+    case tap(String)
+    case user(UserNetOptions)
 }
 
 /// What an emulator binary supports, probed once and cached keyed by the binary's identity.

@@ -1,4 +1,5 @@
 import DomainXML
+import Network
 
 // Device sections of the argv builder: controllers, disks, network, character devices.
 
@@ -346,18 +347,49 @@ extension ArgvBuilder {
                        "ne2k_pci": "ne2k_pci", "pcnet": "pcnet", "vmxnet3": "vmxnet3"]
         for (i, net) in domain.devices.interfaces.enumerated() {
             let what = "interface \(i) (type='\(net.type)')"
-            guard net.type == "user" else {
-                throw DomainXMLError("\(what): tap networking (type network/bridge/ethernet/direct) needs host network setup that Corral does not do yet; use <interface type='user'>")
+            let id = "hostnet\(i)"
+            var netdev: ArgvJSON
+            switch (net.type, context.interfaceBackends[i]) {
+            case ("user", _):
+                netdev = try userNetdev(id: id, options: nil, net, what)
+            case ("network", .user(let options)?):
+                netdev = try userNetdev(id: id, options: options, net, what)
+            case ("network", .tap(let tap)?), ("bridge", .tap(let tap)?):
+                // The driver created the tap and enslaved it to the bridge; QEMU only opens it.
+                netdev = ["type": "tap", "id": .string(id), "ifname": .string(tap), "script": "no", "downscript": "no"]
+            case ("network", _), ("bridge", _):
+                throw DomainXMLError("\(what): the host side of this interface was not set up (network '\(net.sourceNetwork ?? net.sourceBridge ?? "?")')")
+            default:
+                throw DomainXMLError("\(what): interface type '\(net.type)' is not supported; use user, network or bridge")
             }
             let model = net.model ?? "rtl8139"   // QEMU's and libvirt's x86 default
             guard let driver = drivers[model] else { throw DomainXMLError("\(what): NIC model '\(model)' is not supported") }
-            add("-netdev", (["type": "user", "id": .string("hostnet\(i)")] as ArgvJSON).text)
-            var json: ArgvJSON = ["driver": .string(driver), "netdev": .string("hostnet\(i)"), "id": .string("net\(i)")]
+            add("-netdev", netdev.text)
+            var json: ArgvJSON = ["driver": .string(driver), "netdev": .string(id), "id": .string("net\(i)")]
             json.add("mac", net.mac)
             json.add(contentsOf: try pciProps(net.address, what))
             json.add("bootindex", netBoot[i])
             try addDevice(json, for: what)
         }
+    }
+
+    /// A user-mode (slirp) netdev: the network's addressing in session mode, and the interface's
+    /// `<portForward>`s as hostfwd rules.
+    func userNetdev(id: String, options: UserNetOptions?, _ net: Interface, _ what: String) throws -> ArgvJSON {
+        var json: ArgvJSON = ["type": "user", "id": .string(id)]
+        json.add("net", options?.net)
+        json.add("host", options?.host)
+        json.add("dhcpstart", options?.dhcpStart)
+        json.add("dns", options?.dns)
+        let forwards: [PortForward]
+        do { forwards = try net.portForwards() } catch { throw DomainXMLError("\(what): \(error.message)") }
+        if !forwards.isEmpty {
+            json.add("hostfwd", .array(forwards.map { f in
+                let host = f.address.map { $0.contains(":") ? "[\($0)]" : $0 } ?? ""
+                return .object(["str": .string("\(f.proto):\(host):\(f.hostPort)-:\(f.guestPort)")])
+            }))
+        }
+        return json
     }
 
     // MARK: character devices

@@ -1,6 +1,7 @@
 import Foundation
 import DomainXML
 import Hypervisor
+import Network
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,6 +64,7 @@ extension QEMUDriver {
         let live = loadRunning(name)?.0
         let persistent = FileIO.exists(state.configPath(name))
         if persistent { writeShutoff(name, reason) }
+        releaseTaps(domain: name)
         FileIO.remove(runDir)
         FileIO.append("\(Self.timestamp()): shutting down, reason=\(reason.reasonName)\n", to: state.logPath(name))
         if let live, let uuid = live.uuid, status != nil {
@@ -92,9 +94,21 @@ extension QEMUDriver {
         return try await launch(def, flags: flags)
     }
 
-    /// Starts QEMU for `def` (domain lock held, not running): checks, argv, supervised spawn,
-    /// QMP handshake, pty discovery, then `cont` unless starting paused.
+    /// Starts QEMU for `def` (domain lock held, not running): host side of its NICs, checks, argv,
+    /// supervised spawn, QMP handshake, pty discovery, then `cont` unless starting paused.
     func launch(_ def: Domain, flags: DomainCreateFlags) async throws -> DomainRef {
+        var def = def
+        let interfaces = try await setUpInterfaces(&def)
+        do {
+            return try await launchPrepared(def, flags: flags, interfaces: interfaces)
+        } catch {
+            NetworkManager.removeTaps(interfaces.taps, createdIn: nil)
+            throw error
+        }
+    }
+
+    private func launchPrepared(_ def: Domain, flags: DomainCreateFlags,
+                                interfaces: (backends: [Int: InterfaceBackend], taps: [String])) async throws -> DomainRef {
         let name = def.name
         let emulator = emulatorPath(for: def)
         guard access(emulator, X_OK) == 0 else {
@@ -107,6 +121,7 @@ extension QEMUDriver {
         let accel = try accelerator(for: def)
 
         var context = state.launchContext(name, accel: accel)
+        context.interfaceBackends = interfaces.backends
         // QEMU picks a free VNC port itself (to=); SPICE needs one chosen here.
         for (i, g) in def.devices.graphics.enumerated() where g.type == "spice" && (g.autoport == true || g.port == nil || g.port == -1) {
             context.graphicsPorts[i] = try Self.freeTCPPort(from: 5900 + i, avoiding: Set(context.graphicsPorts.values))
@@ -120,6 +135,7 @@ extension QEMUDriver {
         } catch {
             throw VirError(.systemError, "cannot create directory '\(runDir)': \(error.localizedDescription)", domain: .qemu)
         }
+        recordTaps(interfaces.taps, domain: name)
         var argv: [String]
         do {
             argv = try QEMUCommandLine.build(resolved, context: context, caps: caps)
@@ -145,7 +161,7 @@ extension QEMUDriver {
         do {
             try ProcessSupervisor.spawn(argv: argv, logPath: logPath, exitStatusPath: state.exitStatus(name),
                                         supervisorPidPath: state.supervisorPid(name))
-            let started = try await handshake(def, id: id, context: context, logStart: logStart, paused: flags.contains(.paused))
+            let started = try await handshake(withLiveAliases(def), id: id, context: context, logStart: logStart, paused: flags.contains(.paused))
             let ref = DomainRef(name: name, uuid: def.uuid ?? UUID(), id: id)
             if FileIO.exists(state.configPath(name)) { FileIO.remove(state.shutoffRecord(name)) }
             if flags.contains(.autodestroy) { autodestroy.append(ref) }

@@ -224,12 +224,12 @@ public final class RemoteClient: @unchecked Sendable {
                 if msg.payload.isEmpty { stream.deliverEnd(nil) } else { stream.deliver(msg.payload) }
             case .ok:
                 removeStream(serial: h.serial)
-                stream.deliverEnd(nil)
+                stream.confirm(nil)
             default:
                 removeStream(serial: h.serial)
                 let e = (try? RemoteError(xdrBytes: msg.payload))?.virError
                     ?? VirError(.rpc, "stream error without a valid error payload", domain: .rpc)
-                stream.deliverEnd(e)
+                stream.confirm(e)
             }
         default:
             break
@@ -252,7 +252,7 @@ public final class RemoteClient: @unchecked Sendable {
         let error = lock.withLock { closedError } ?? Self.closedByClient
         task?.cancel()
         for c in calls { c.resume(throwing: error) }
-        for s in open { s.deliverEnd(error) }
+        for s in open { s.confirm(error) }
         for s in sinks { s.finish() }
     }
 }
@@ -283,7 +283,8 @@ final class RPCClientHandler: ChannelInboundHandler, Sendable {
     }
 }
 
-/// A stream opened by a call (a console): STREAM packets under the call's serial.
+/// A stream opened by a call (a console, a volume upload or download): STREAM packets under
+/// the call's serial.
 final class RemoteStream: ByteStream, @unchecked Sendable {
     /// libvirt's largest stream chunk (VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX).
     static let chunkMax = 262_120
@@ -297,12 +298,20 @@ final class RemoteStream: ByteStream, @unchecked Sendable {
     private var endError: VirError?
     private var waiter: CheckedContinuation<[UInt8]?, any Error>?
     private var closed = false
+    /// close() without finish() aborts (volume transfers) instead of finishing (consoles).
+    private let abortOnClose: Bool
+    /// The server's final word on the stream: OK (finish confirmed) or an error.
+    private var confirmation: VirError??
+    private var finishWaiter: CheckedContinuation<Void, any Error>?
 
-    init(client: RemoteClient) { self.client = client }
+    init(client: RemoteClient, abortOnClose: Bool = false) { self.client = client; self.abortOnClose = abortOnClose }
 
     func attach(serial: UInt32, procedure: Int32) {
         lock.withLock { self.serial = serial; self.procedure = procedure }
     }
+
+    /// The serial of the call that opened the stream (0 before it was sent).
+    var attachedSerial: UInt32 { lock.withLock { serial } }
 
     func deliver(_ bytes: [UInt8]) {
         let w: CheckedContinuation<[UInt8]?, any Error>? = lock.withLock {
@@ -352,17 +361,65 @@ final class RemoteStream: ByteStream, @unchecked Sendable {
         }
     }
 
-    /// virStreamFinish: tells the server the client is done (the server keeps its side until
-    /// then, even after EOF); the confirmation is not waited for.
+    /// The server ended the stream: confirmed a finish (nil) or reported an error, or the
+    /// connection is gone.
+    func confirm(_ error: VirError?) {
+        let w: CheckedContinuation<Void, any Error>? = lock.withLock {
+            if confirmation == nil { confirmation = .some(error) }
+            defer { finishWaiter = nil }
+            return finishWaiter
+        }
+        deliverEnd(error)
+        if let error { w?.resume(throwing: error) } else { w?.resume() }
+    }
+
+    /// virStreamFinish: tells the server the client is done and waits for its answer, so an
+    /// upload that failed to commit reports why. An error the server already sent is
+    /// reported without asking again, as libvirt's client does.
+    func finish() async throws {
+        let (client, serial, procedure, wasClosed, known): (RemoteClient?, UInt32, Int32, Bool, VirError??) = lock.withLock {
+            defer { closed = true }
+            return (self.client, self.serial, self.procedure, closed, confirmation)
+        }
+        if let known {
+            if let e = known { throw e }
+            return
+        }
+        if wasClosed { throw VirError(.rpc, "stream is closed", domain: .rpc) }
+        guard let client else { throw RemoteClient.closedByClient }
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            let done: VirError?? = lock.withLock {
+                if let confirmation { return confirmation }
+                finishWaiter = c
+                return nil
+            }
+            if let done {
+                if let e = done { c.resume(throwing: e) } else { c.resume() }
+                return
+            }
+            Task {
+                do { try await client.send(RPCMessage(header: self.header(serial, procedure, .ok))) } catch {
+                    self.confirm(RemoteStream.virError(error))
+                }
+            }
+        }
+    }
+
+    /// Without finish(): a console's close finishes (the confirmation is not waited for); a
+    /// transfer's close is virStreamAbort, so the server discards a partial upload.
     func close() async {
         let (client, serial, procedure, wasClosed): (RemoteClient?, UInt32, Int32, Bool) = lock.withLock {
             defer { closed = true }
-            return (self.client, self.serial, self.procedure, closed)
+            return (self.client, self.serial, self.procedure, closed || confirmation != nil)
         }
         deliverEnd(nil)
         guard !wasClosed, let client else { return }
         client.removeStream(serial: serial)
-        try? await client.send(RPCMessage(header: header(serial, procedure, .ok)))
+        try? await client.send(RPCMessage(header: header(serial, procedure, abortOnClose ? .error : .ok)))
+    }
+
+    static func virError(_ error: any Error) -> VirError {
+        error as? VirError ?? VirError(.rpc, "\(error)", domain: .rpc)
     }
 
     private func header(_ serial: UInt32, _ procedure: Int32, _ status: RPCStatus) -> RPCHeader {

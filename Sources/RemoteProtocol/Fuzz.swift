@@ -16,6 +16,17 @@ public enum RemoteProtocolFuzz {
         GetAllDomainStatsRet.self, DomainMemoryStatsArgs.self, DomainMemoryStatsRet.self, DomainPathArgs.self,
         DomainBlockStatsRet.self, DomainInterfaceStatsRet.self, DomainOpenConsoleArgs.self,
         EventCallbackRegisterArgs.self, EventCallbackLifecycleMsg.self,
+        // Storage, networks, device changes
+        StoragePoolRef.self, StorageVolRef.self, NetworkRef.self, NetworkDHCPLease.self, DomainIPAddress.self,
+        DomainInterfaceAddresses.self, StoragePoolArgs.self, StoragePoolFlagsArgs.self, ObjectIntArgs<StoragePoolRef>.self,
+        ObjectStringArgs<StoragePoolRef>.self, ObjectXMLFlagsArgs<StoragePoolRef>.self, StorageVolArgs.self,
+        StorageVolFlagsArgs.self, ListAllStoragePoolsRet.self, ListAllStorageVolsRet.self,
+        StoragePoolListAllVolumesArgs.self, StoragePoolGetInfoRet.self, StorageVolGetInfoRet.self,
+        StorageVolCreateXMLFromArgs.self, StorageVolWipePatternArgs.self, StorageVolResizeArgs.self,
+        StorageVolTransferArgs.self, StoragePoolEventRegisterArgs.self, NetworkArgs.self, NetworkFlagsArgs.self,
+        ObjectIntArgs<NetworkRef>.self, ListAllNetworksRet.self, NetworkEventRegisterArgs.self,
+        NetworkGetDHCPLeasesArgs.self, NetworkGetDHCPLeasesRet.self, DomainDeviceArgs.self, DomainDeviceFlagsArgs.self,
+        DomainInterfaceAddressesArgs.self, DomainInterfaceAddressesRet.self, StreamHole.self,
     ]
 
     /// Splits `bytes` into packets and decodes every packet's payload (and the bytes

@@ -14,6 +14,9 @@ extension RemoteServer {
         registerQueries(&t)
         registerStats(&t)
         registerStreamsAndEvents(&t)
+        registerStorage(&t)
+        registerNetworks(&t)
+        registerDevices(&t)
         return t
     }
 

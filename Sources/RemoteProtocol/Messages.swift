@@ -43,14 +43,11 @@ extension DomainRef: XDRCodable {
     }
 }
 
-/// remote_nonnull_network (only inside remote_error here).
-public struct NetworkRef: XDRCodable, Equatable {
-    public var name: String
-    public var uuid: UUID
-    public init(name: String, uuid: UUID) { self.name = name; self.uuid = uuid }
+/// remote_nonnull_network (Hypervisor's NetworkRef, which replaced a local copy of the same shape).
+extension NetworkRef: XDRCodable {
     public init(xdr: inout XDRReader) throws(XDRError) {
-        name = try xdr.readString()
-        uuid = try UUID(xdr: &xdr)
+        let name = try xdr.readString()
+        self.init(name: name, uuid: try UUID(xdr: &xdr))
     }
     public func encode(xdr: inout XDRWriter) { xdr.writeString(name); uuid.encode(xdr: &xdr) }
 }

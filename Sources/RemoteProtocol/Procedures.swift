@@ -145,7 +145,7 @@ public enum Procedures {
         domainOpenConsole.info,
         connectDomainEventCallbackRegisterAny.info, connectDomainEventCallbackDeregisterAny.info,
         domainEventCallbackLifecycle.info,
-    ]
+    ] + objectProcedures
 
     public static let byNumber: [Int32: ProcedureInfo] = Dictionary(all.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
 }

@@ -53,8 +53,8 @@ public final class RemoteDriver: HypervisorDriver {
         }
     }
 
-    private func call<A, R>(_ p: Procedure<A, R>, _ args: A) async throws -> R { try await client.call(p, args) }
-    private func call<R>(_ p: Procedure<XDRVoid, R>) async throws -> R { try await client.call(p, XDRVoid()) }
+    func call<A, R>(_ p: Procedure<A, R>, _ args: A) async throws -> R { try await client.call(p, args) }
+    func call<R>(_ p: Procedure<XDRVoid, R>) async throws -> R { try await client.call(p, XDRVoid()) }
 
     // MARK: Connection
 

@@ -88,6 +88,12 @@ public actor ClientSession {
         /// The server side reached EOF or failed; the entry stays until the client finishes
         /// or aborts, because the client waits for an answer to either.
         var ended = false
+        /// An upload: the client writes, nothing is read from the driver's stream.
+        var upload = false
+        /// A sparse upload: STREAM_HOLE packets are accepted (and written as zeros).
+        var sparse = false
+        /// Why the stream failed: a later finish reports it instead of committing.
+        var failure: VirError?
     }
     private var streams: [UInt32: OpenStream] = [:]
 
@@ -136,6 +142,8 @@ public actor ClientSession {
             replyError(to: h, VirError(.noSupport, "this function is not supported by the connection driver: file descriptor passing", domain: .rpc))
         case .stream:
             await streamMessage(msg)
+        case .streamHole:
+            await streamHole(msg)
         default:
             // Replies and events only flow from server to client; libvirtd ignores strays too.
             break
@@ -221,6 +229,7 @@ public actor ClientSession {
         isOpen = false
         openDriver = nil
         stopEvents()
+        objectCallbacks = [:]
     }
 
     /// Ends everything the client left behind: running calls, streams, event forwarding.
@@ -310,6 +319,33 @@ public actor ClientSession {
         callbacks = [:]
     }
 
+    /// Objects besides domains whose events a client can register for.
+    enum EventObject: Sendable { case network, storagePool }
+    /// Registered network and storage pool callbacks. They are accepted so clients that
+    /// register them (virsh net-event/pool-event, event-loop applications) work, but no
+    /// drivers report such events yet, so nothing is ever sent for them.
+    private var objectCallbacks: [Int32: EventObject] = [:]
+    /// virNetworkEventID and virStoragePoolEventID values (both have two: lifecycle plus
+    /// metadata change / refresh).
+    static let objectEventIDLimit: Int32 = 2
+
+    func registerObjectCallback(_ kind: EventObject, eventID: Int32) throws -> Int32 {
+        guard eventID >= 0, eventID < Self.objectEventIDLimit else {
+            throw VirError(.invalidArg, "invalid argument: unsupported event ID \(eventID)")
+        }
+        let id = nextCallbackID
+        nextCallbackID += 1
+        objectCallbacks[id] = kind
+        return id
+    }
+
+    func deregisterObjectCallback(_ kind: EventObject, _ id: Int32) throws {
+        guard objectCallbacks[id] == kind else {
+            throw VirError(.invalidArg, "invalid argument: callback \(id) not registered")
+        }
+        objectCallbacks[id] = nil
+    }
+
     private func deliver(_ event: DomainEvent) {
         if closed { return }
         for (id, cb) in callbacks.sorted(by: { $0.key < $1.key })
@@ -336,13 +372,19 @@ public actor ClientSession {
         streams[Self.currentSerial] = OpenStream(procedure: procedure, stream: stream, pump: nil)
     }
 
+    /// Registers an upload opened by the running call: the client's STREAM data goes to
+    /// `stream`, its finish commits (finish()), its abort discards (close()).
+    func addUploadStream(procedure: Int32, _ stream: any ByteStream, sparse: Bool) {
+        streams[Self.currentSerial] = OpenStream(procedure: procedure, stream: stream, pump: nil, upload: true, sparse: sparse)
+    }
+
     private func streamHeader(_ s: OpenStream, serial: UInt32, status: RPCStatus) -> RPCHeader {
         RPCHeader(program: RPCProgram.remote, version: RPCProgram.remoteVersion, procedure: s.procedure,
                   type: .stream, serial: serial, status: status)
     }
 
     private func startPump(serial: UInt32) {
-        guard var s = streams[serial], s.pump == nil else { return }
+        guard var s = streams[serial], s.pump == nil, !s.upload else { return }
         let stream = s.stream
         s.pump = Task { [weak self] in
             do {
@@ -375,6 +417,7 @@ public actor ClientSession {
     private func streamEnded(serial: UInt32, error: VirError?) async {
         guard var s = streams[serial], !s.ended else { return }
         s.ended = true
+        s.failure = error
         streams[serial] = s
         await s.stream.close()
         if closed { return }
@@ -392,25 +435,72 @@ public actor ClientSession {
         switch msg.header.status {
         case .continue:
             if msg.payload.isEmpty || s.ended { return }
-            do {
-                try await s.stream.write(msg.payload)
-            } catch {
-                await streamEnded(serial: serial, error: Self.virError(error))
-            }
+            await streamWrite(serial: serial, s, msg.payload)
         case .ok:
             streams[serial] = nil
             s.pump?.cancel()
-            await s.stream.close()
-            // libvirtd confirms a finish with an empty OK packet.
-            if !closed { send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok))) }
+            // finish() commits an upload and may fail doing so; a stream that already failed
+            // is only closed, and the client hears the failure again.
+            var failure = s.failure
+            if failure == nil {
+                do { try await s.stream.finish() } catch { failure = Self.virError(error) }
+            } else {
+                await s.stream.close()
+            }
+            if closed { return }
+            if let failure {
+                send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(failure).xdrBytes))
+            } else {
+                // libvirtd confirms a finish with an empty OK packet.
+                send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok)))
+            }
         default:
+            // An abort (status ERROR) is confirmed like a finish, with an empty OK: libvirt's
+            // client waits for that and fails virStreamAbort on an error. Any other status is
+            // a protocol error, answered with one (as libvirtd).
             streams[serial] = nil
             s.pump?.cancel()
             await s.stream.close()
-            if !closed {
-                let e = VirError(.rpc, "stream aborted at client request", domain: .rpc)
+            if closed { return }
+            if msg.header.status == .error {
+                send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok)))
+            } else {
+                let e = VirError(.rpc, "stream aborted with unexpected status \(msg.header.status.rawValue)", domain: .rpc)
                 send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(e).xdrBytes))
             }
+        }
+    }
+
+    private func streamWrite(serial: UInt32, _ s: OpenStream, _ bytes: [UInt8]) async {
+        do {
+            try await s.stream.write(bytes)
+        } catch {
+            await streamEnded(serial: serial, error: Self.virError(error))
+        }
+    }
+
+    /// Zeros written per write() when a hole is filled in.
+    static let holeChunk = 1 << 20
+
+    /// A STREAM_HOLE packet from the client: a run of zeros in a sparse upload. The driver's
+    /// stream has no notion of holes, so the zeros are written out (bounded chunks).
+    private func streamHole(_ msg: RPCMessage) async {
+        let serial = msg.header.serial
+        guard let s = streams[serial], !s.ended else { return }
+        guard s.upload, s.sparse else {
+            await streamEnded(serial: serial, error: VirError(.rpc, "Unexpected stream hole", domain: .rpc))
+            return
+        }
+        guard let hole = try? StreamHole(xdrBytes: msg.payload), hole.length >= 0 else {
+            await streamEnded(serial: serial, error: VirError(.rpc, "Malformed stream hole packet", domain: .rpc))
+            return
+        }
+        var left = hole.length
+        let zeros = [UInt8](repeating: 0, count: Self.holeChunk)
+        while left > 0, !closed, streams[serial]?.ended == false {
+            let n = Int(min(left, Int64(Self.holeChunk)))
+            await streamWrite(serial: serial, s, n == zeros.count ? zeros : Array(zeros.prefix(n)))
+            left -= Int64(n)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hypervisor
+import Network
 import NIOCore
 import NIOPosix
 import QEMUDriver
@@ -35,11 +36,29 @@ struct Corrald: AsyncParsableCommand {
     @Flag(help: "Allow --listen on a non-loopback address.")
     var listenAny = false
 
-    @Flag(help: "Do not start autostart domains.")
+    @Flag(help: "Do not start autostart domains and networks.")
     var noAutostart = false
+
+    @Option(help: ArgumentHelp("How virtual networks reach the host: system (Linux bridges, dnsmasq, nftables; needs root) or session (QEMU user-mode networking).",
+                               discussion: "Default: system when running as root without --root, else session."))
+    var networkMode: NetworkModeOption?
+
+    enum NetworkModeOption: String, ExpressibleByArgument { case system, session }
+
+    /// libvirt's split: the privileged system daemon owns host networking; anything else stays in user mode.
+    var effectiveNetworkMode: NetworkMode {
+        switch networkMode {
+        case .system?: return .system
+        case .session?: return .session
+        case nil: return geteuid() == 0 && root == nil ? .system : .session
+        }
+    }
 
     func validate() throws {
         if let listen { _ = try Self.parseListen(listen, allowAny: listenAny) }
+        if networkMode == .system && geteuid() != 0 {
+            throw ValidationError("--network-mode system needs root (it creates bridges, taps and NAT rules)")
+        }
     }
 
     mutating func run() async throws {
@@ -52,7 +71,9 @@ struct Corrald: AsyncParsableCommand {
         if layout.readOnlySocket != nil { chmod(layout.socketDir, 0o755) }
         let pidLock = try PidFile.acquire(layout.pidFile)
 
-        let driver = try QEMUDriver.open(root: layout.stateRoot)
+        let mode = effectiveNetworkMode
+        let driver = try QEMUDriver.open(root: layout.stateRoot, networkMode: mode)
+        log("network mode: \(mode.rawValue)")
         let server = RemoteServer(driver: driver, config: RemoteServerConfig(uri: layout.uri))
         let group = MultiThreadedEventLoopGroup.singleton
 
@@ -77,6 +98,14 @@ struct Corrald: AsyncParsableCommand {
         }
         for l in listeners { log("listening on \(l.localAddress.map { "\($0)" } ?? "?")") }
 
+        // The default network is defined even with --no-autostart (that flag only skips starting things).
+        if mode == .system {
+            do {
+                if try await driver.defineDefaultNetworkIfFirstStart() { log("defined the 'default' network (autostart)") }
+            } catch {
+                log("cannot define the 'default' network: \(error)")
+            }
+        }
         let autostart = noAutostart ? nil : Task { await Self.autostart(driver) }
 
         var received = "end of signal stream"
@@ -88,8 +117,12 @@ struct Corrald: AsyncParsableCommand {
         pidLock.release()
     }
 
-    /// Starts persistent domains marked autostart that are not running.
+    /// Starts persistent networks, then domains, marked autostart that are not running
+    /// (networks first: guests on them need them up).
     static func autostart(_ driver: QEMUDriver) async {
+        for (name, error) in await driver.autostartNetworks() {
+            if let error { log("autostart: failed to start network '\(name)': \(error)") } else { log("autostart: started network '\(name)'") }
+        }
         let doms: [DomainRef]
         do {
             doms = try await driver.listAllDomains(flags: [.autostart, .inactive, .persistent])

@@ -1,0 +1,212 @@
+import Foundation
+import DomainXML
+import Hypervisor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host side of system-mode networks: `ip` for links and addresses, `nft` for NAT and
+/// forwarding, read-only views of /sys and /proc. Everything acts on the caller's network namespace.
+enum Host {
+    struct CommandError: Error { var message: String }
+
+    /// Runs a tool; a non-zero exit throws with the command and its stderr.
+    static func run(_ argv: [String], stdin: String? = nil) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        let err = Pipe()
+        let input = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        p.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        do { try p.run() } catch {
+            throw VirError(.systemError, "cannot run \(argv[0]): \(error.localizedDescription)", domain: .net)
+        }
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try? input.fileHandleForWriting.close()
+        }
+        // One pipe only, read to its end before waiting: the tool can never block on it.
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            let msg = String(decoding: errData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw VirError(.systemError, "\(argv.joined(separator: " ")) failed: \(msg.isEmpty ? "exit status \(p.terminationStatus)" : msg)", domain: .net)
+        }
+    }
+
+    static let ip = (["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"] as [String]).first { access($0, X_OK) == 0 } ?? "/usr/sbin/ip"
+    static var nft: String? { (["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"] as [String]).first { access($0, X_OK) == 0 } }
+
+    static func interfaceExists(_ name: String) -> Bool {
+        !name.isEmpty && !name.contains("/") && Files.exists("/sys/class/net/\(name)")
+    }
+
+    static func interfaces() -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")) ?? []
+    }
+
+    /// IPv4 subnets already routed on this host (from /proc/net/route, default routes left out), with their interface.
+    static func ipv4Routes() -> [(iface: String, subnet: IPSubnet)] {
+        guard let text = Files.read("/proc/net/route") else { return [] }
+        var out: [(String, IPSubnet)] = []
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard f.count >= 8, let dest = UInt32(f[1], radix: 16), let mask = UInt32(f[7], radix: 16), mask != 0 else { continue }
+            // /proc/net/route prints the network-order words as host integers: reading them back as big-endian undoes that.
+            let d = UInt32(bigEndian: dest), m = UInt32(bigEndian: mask)
+            if let s = IPSubnet(address: IPv4.format(d), prefix: m.nonzeroBitCount) { out.append((String(f[0]), s)) }
+        }
+        return out
+    }
+
+    // MARK: Bridge
+
+    /// The forward delay is set while STP is still off (the kernel refuses under 2 s with STP on),
+    /// then STP is switched on: libvirt's order, so the default delay 0 lets new ports forward at once.
+    static func createBridge(_ name: String, mac: String?, stp: Bool, delay: Int) throws {
+        try run([ip, "link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", String(min(3000, delay * 100))])
+        do {
+            if stp { try run([ip, "link", "set", "dev", name, "type", "bridge", "stp_state", "1"]) }
+            if let mac { try run([ip, "link", "set", "dev", name, "address", mac]) }
+        } catch {
+            deleteLink(name)
+            throw error
+        }
+    }
+
+    static func addAddress(_ ip: NetworkIP, to dev: String) throws {
+        try run([self.ip, ip.isIPv4 ? "-4" : "-6", "addr", "add", "\(ip.address)/\(ip.prefixLength)", "dev", dev])
+    }
+
+    static func setUp(_ dev: String) throws { try run([ip, "link", "set", "dev", dev, "up"]) }
+
+    static func deleteLink(_ name: String) {
+        guard interfaceExists(name) else { return }
+        _ = try? run([ip, "link", "del", "dev", name])
+    }
+
+    // MARK: Taps
+
+    /// Creates the first free vnetN tap, enslaved to `bridge` and up. The tap's MAC is the guest's
+    /// with the first byte 0xfe (as libvirt), so the bridge never takes the guest's address as its own.
+    static func createTap(bridge: String, guestMAC: String?) throws -> String {
+        guard interfaceExists(bridge) else {
+            throw VirError(.noNetwork, "cannot attach a tap device: bridge '\(bridge)' does not exist", domain: .net)
+        }
+        var n = 0
+        while n < 4096 {
+            let name = "vnet\(n)"
+            n += 1
+            if interfaceExists(name) { continue }
+            do { try run([ip, "tuntap", "add", "dev", name, "mode", "tap"]) } catch {
+                if interfaceExists(name) { continue }       // another process took it first
+                throw error
+            }
+            do {
+                if let mac = guestMAC, mac.count == 17 { try run([ip, "link", "set", "dev", name, "address", "fe" + mac.dropFirst(2)]) }
+                try run([ip, "link", "set", "dev", name, "master", bridge])
+                try setUp(name)
+            } catch {
+                deleteLink(name)
+                throw error
+            }
+            return name
+        }
+        throw VirError(.internalError, "internal error: no free vnetN tap name", domain: .net)
+    }
+
+    // MARK: nftables
+
+    /// The table name for a network's rules: one table per bridge, so deleting it undoes everything.
+    static func nftTable(bridge: String) -> String {
+        "corral_" + String(bridge.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
+    /// The rules for a network (libvirt's, expressed in nftables): nat masquerades the subnet
+    /// (except to itself, multicast and broadcast) and lets it out and replies back in; route only
+    /// forwards; isolated stops forwarding to and from the bridge. nil when no rules are needed (open).
+    static func nftRules(table: String, bridge: String, mode: String, subnets: [IPSubnet], forwardDev: String?,
+                         portRange: (Int, Int)?) -> String? {
+        guard mode != "open" else { return nil }
+        let v4 = subnets.filter { $0.bytes.count == 4 }
+        var forward: [String] = []
+        var post: [String] = []
+        let outDev = forwardDev.map { " oifname \"\($0)\"" } ?? ""
+        let inDev = forwardDev.map { " iifname \"\($0)\"" } ?? ""
+        switch mode {
+        case "nat", "route":
+            for s in v4 {
+                forward.append("iifname \"\(bridge)\"\(outDev) ip saddr \(s) accept")
+                forward.append(mode == "nat"
+                    ? "\(inDev.dropFirst()) oifname \"\(bridge)\" ip daddr \(s) ct state established,related accept".trimmingCharacters(in: .whitespaces)
+                    : "\(inDev.dropFirst()) oifname \"\(bridge)\" ip daddr \(s) accept".trimmingCharacters(in: .whitespaces))
+                if mode == "nat" {
+                    let ports = portRange.map { " to :\($0.0)-\($0.1)" } ?? " to :1024-65535"
+                    post.append("ip saddr \(s) ip daddr 224.0.0.0/24 return")
+                    post.append("ip saddr \(s) ip daddr 255.255.255.255 return")
+                    post.append("ip saddr \(s) ip daddr != \(s)\(outDev) meta l4proto { tcp, udp } masquerade\(ports)")
+                    post.append("ip saddr \(s) ip daddr != \(s)\(outDev) masquerade")
+                }
+            }
+        default:
+            break
+        }
+        forward.append("iifname \"\(bridge)\" oifname \"\(bridge)\" accept")
+        forward.append("iifname \"\(bridge)\" reject")
+        forward.append("oifname \"\(bridge)\" reject")
+        var text = "table ip \(table) {\n"
+        text += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n"
+        text += forward.map { "    \($0)\n" }.joined() + "  }\n"
+        if !post.isEmpty {
+            text += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n"
+            text += post.map { "    \($0)\n" }.joined() + "  }\n"
+        }
+        text += "}\n"
+        return text
+    }
+
+    static func loadRules(_ text: String) throws {
+        guard let nft else {
+            throw VirError(.systemError, "nft (nftables) is not installed: it is needed for the network's NAT and forwarding rules (apt-get install nftables)", domain: .net)
+        }
+        try run([nft, "-f", "-"], stdin: text)
+    }
+
+    static func deleteTable(_ table: String) {
+        guard let nft else { return }
+        _ = try? run([nft, "delete", "table", "ip", table])
+    }
+
+    static func enableIPv4Forwarding() throws {
+        let path = "/proc/sys/net/ipv4/ip_forward"
+        guard Files.read(path)?.hasPrefix("1") != true else { return }
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Files.systemError("cannot enable IPv4 forwarding (\(path))") }
+        defer { close(fd) }
+        guard write(fd, "1\n", 2) == 2 else { throw Files.systemError("cannot enable IPv4 forwarding (\(path))") }
+    }
+
+    // MARK: Processes
+
+    static func readPid(_ path: String) -> Int32? {
+        Files.read(path).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// True when `pid` is alive and runs `program` (by /proc/PID/comm), so a recycled pid is never signalled.
+    static func isRunning(_ pid: Int32, program: String) -> Bool {
+        guard pid > 0, let comm = Files.read("/proc/\(pid)/comm") else { return false }
+        return comm.trimmingCharacters(in: .whitespacesAndNewlines) == program
+    }
+
+    static func terminate(_ pid: Int32, program: String) {
+        guard isRunning(pid, program: program) else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<100 {
+            if !isRunning(pid, program: program) { return }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+    }
+}
