@@ -75,20 +75,20 @@ extension Shell {
 }
 
 /// virsh's scaled integers (virScaleInteger): digits, then an optional case-insensitive suffix
-/// b/byte/bytes, k/KiB (1024), KB (1000), up to E/EiB/EB; no suffix means `defaultScale`.
+/// b/byte/bytes, k/KiB (1024), KB (1000), up to E/EiB/EB; no suffix means bytes.
 enum ScaledInteger {
     struct Malformed: Error {
         /// libvirt's error for the suffix or the overflow; nil when the number itself is bad.
         var detail: String?
     }
 
-    static func parse(_ text: String, defaultScale: UInt64 = 1) throws(Malformed) -> UInt64 {
+    static func parse(_ text: String) throws(Malformed) -> UInt64 {
         // strtoull skips leading blanks; virsh's sizes refuse a sign.
         let trimmed = text.drop { $0 == " " || $0 == "\t" || $0 == "\n" }
         let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let value = UInt64(digits) else { throw Malformed(detail: nil) }
         let suffix = String(trimmed.dropFirst(digits.count))
-        var scale = defaultScale
+        var scale: UInt64 = 1
         if !suffix.isEmpty {
             let lower = suffix.lowercased()
             if lower == "b" || lower == "byte" || lower == "bytes" {
@@ -106,7 +106,6 @@ enum ScaledInteger {
                 guard let power = ["k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6][chars[0]] else {
                     throw Malformed(detail: "invalid argument: unknown suffix '\(suffix)'")
                 }
-                scale = 1
                 for _ in 0..<power { scale *= base }
             }
         }

@@ -243,7 +243,7 @@ final class ProgressBar {
     private func draw() {
         lastDraw = Date()
         let elapsed = max(Date().timeIntervalSince(start), 0.001)
-        let rate = prettyCapacity(UInt64(Double(done) / elapsed)) + "/s"
+        let rate = prettyCapacity(UInt64(min(Double(done) / elapsed, 1e18))) + "/s"
         var columns = 80
         var ws = winsize()
         if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 { columns = Int(ws.ws_col) }
