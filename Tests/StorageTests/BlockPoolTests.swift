@@ -108,7 +108,7 @@ let canMount = isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin
             let lv = try await m.createStorageVolume(ref, xml: volXML("data", capacity: 8 << 20), flags: [])
             #expect(lv.key == "/dev/\(vg)/data")
             #expect(await errorText { _ = try await m.createStorageVolume(ref, xml: volXML("data", capacity: 4 << 20), flags: []) }
-                    == "storage volume name 'data' already in use.")
+                    == "storage volume 'data' exists already")
             let vi = try await m.storageVolumeInfo(lv)
             #expect(vi.type == .block && vi.capacity == 8 << 20)
             #expect(try await m.storagePoolInfo(ref).allocation == 8 << 20)
