@@ -88,6 +88,7 @@ extension ReadOnlyDriver {
     public func deleteStorageVolume(_ vol: StorageVolRef, flags: StorageVolDeleteFlags) async throws { throw VirError.readOnly("virStorageVolDelete") }
     public func wipeStorageVolume(_ vol: StorageVolRef, algorithm: StorageVolWipeAlgorithm, flags: UInt32) async throws { throw VirError.readOnly("virStorageVolWipePattern") }
     public func storageVolumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo { try await base.storageVolumeInfo(vol) }
+    public func storageVolumeInfo(_ vol: StorageVolRef, flags: StorageVolInfoFlags) async throws -> StorageVolInfo { try await base.storageVolumeInfo(vol, flags: flags) }
     public func storageVolumeXML(_ vol: StorageVolRef, flags: UInt32) async throws -> String { try await base.storageVolumeXML(vol, flags: flags) }
     public func storageVolumePath(_ vol: StorageVolRef) async throws -> String { try await base.storageVolumePath(vol) }
     public func resizeStorageVolume(_ vol: StorageVolRef, capacity: UInt64, flags: StorageVolResizeFlags) async throws { throw VirError.readOnly("virStorageVolResize") }

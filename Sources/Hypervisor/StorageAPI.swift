@@ -172,6 +172,14 @@ public enum StorageVolWipeAlgorithm: UInt32, Sendable, CaseIterable {
     }
 }
 
+/// virStorageVolInfoFlags (virStorageVolGetInfoFlags).
+public struct StorageVolInfoFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// Report the host's physical size (a file's length) in `allocation` instead of the blocks used.
+    public static let physical = StorageVolInfoFlags(rawValue: 1 << 0)
+}
+
 /// virStorageXMLFlags.
 public struct StorageXMLFlags: OptionSet, Sendable {
     public let rawValue: UInt32
@@ -220,6 +228,8 @@ public protocol StorageDriver: Sendable {
     func deleteStorageVolume(_ vol: StorageVolRef, flags: StorageVolDeleteFlags) async throws
     func wipeStorageVolume(_ vol: StorageVolRef, algorithm: StorageVolWipeAlgorithm, flags: UInt32) async throws
     func storageVolumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo
+    /// virStorageVolGetInfoFlags (vol-info --physical).
+    func storageVolumeInfo(_ vol: StorageVolRef, flags: StorageVolInfoFlags) async throws -> StorageVolInfo
     func storageVolumeXML(_ vol: StorageVolRef, flags: UInt32) async throws -> String
     func storageVolumePath(_ vol: StorageVolRef) async throws -> String
     func resizeStorageVolume(_ vol: StorageVolRef, capacity: UInt64, flags: StorageVolResizeFlags) async throws
@@ -283,6 +293,11 @@ extension StorageDriver {
     public func deleteStorageVolume(_ vol: StorageVolRef, flags: StorageVolDeleteFlags) async throws { throw VirError.notSupported("virStorageVolDelete") }
     public func wipeStorageVolume(_ vol: StorageVolRef, algorithm: StorageVolWipeAlgorithm, flags: UInt32) async throws { throw VirError.notSupported("virStorageVolWipePattern") }
     public func storageVolumeInfo(_ vol: StorageVolRef) async throws -> StorageVolInfo { throw VirError.notSupported("virStorageVolGetInfo") }
+    /// Without flags this is plain virStorageVolGetInfo, so drivers only override it for --physical.
+    public func storageVolumeInfo(_ vol: StorageVolRef, flags: StorageVolInfoFlags) async throws -> StorageVolInfo {
+        if flags.isEmpty { return try await storageVolumeInfo(vol) }
+        throw VirError.notSupported("virStorageVolGetInfoFlags")
+    }
     public func storageVolumeXML(_ vol: StorageVolRef, flags: UInt32) async throws -> String { throw VirError.notSupported("virStorageVolGetXMLDesc") }
     public func storageVolumePath(_ vol: StorageVolRef) async throws -> String { throw VirError.notSupported("virStorageVolGetPath") }
     public func resizeStorageVolume(_ vol: StorageVolRef, capacity: UInt64, flags: StorageVolResizeFlags) async throws { throw VirError.notSupported("virStorageVolResize") }

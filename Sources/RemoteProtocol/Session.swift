@@ -455,11 +455,17 @@ public actor ClientSession {
                 send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok)))
             }
         default:
+            // An abort (status ERROR) is confirmed like a finish, with an empty OK: libvirt's
+            // client waits for that and fails virStreamAbort on an error. Any other status is
+            // a protocol error, answered with one (as libvirtd).
             streams[serial] = nil
             s.pump?.cancel()
             await s.stream.close()
-            if !closed {
-                let e = VirError(.rpc, "stream aborted at client request", domain: .rpc)
+            if closed { return }
+            if msg.header.status == .error {
+                send(RPCMessage(header: streamHeader(s, serial: serial, status: .ok)))
+            } else {
+                let e = VirError(.rpc, "stream aborted with unexpected status \(msg.header.status.rawValue)", domain: .rpc)
                 send(RPCMessage(header: streamHeader(s, serial: serial, status: .error), payload: RemoteError(e).xdrBytes))
             }
         }

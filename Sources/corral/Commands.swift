@@ -23,6 +23,16 @@ enum Commands {
         ("Host and Hypervisor", [
             Capabilities.self, DomCapabilities.self, Hostname.self, NodeInfo.self, URI.self, Version.self,
         ]),
+        ("Storage Pool", [
+            PoolAutostart.self, PoolBuild.self, PoolCreate.self, PoolCreateAs.self, PoolDefine.self,
+            PoolDefineAs.self, PoolDelete.self, PoolDestroy.self, PoolDumpXML.self, PoolInfo.self,
+            PoolList.self, PoolName.self, PoolRefresh.self, PoolStart.self, PoolUndefine.self, PoolUUID.self,
+        ]),
+        ("Storage Volume", [
+            VolClone.self, VolCreate.self, VolCreateAs.self, VolCreateFrom.self, VolDelete.self,
+            VolDownload.self, VolDumpXML.self, VolInfo.self, VolKey.self, VolList.self, VolName.self,
+            VolPath.self, VolPool.self, VolResize.self, VolUpload.self, VolWipe.self,
+        ]),
         ("Corral itself", [Help.self, Quit.self]),
     ]
 
