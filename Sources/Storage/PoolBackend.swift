@@ -102,7 +102,7 @@ enum PoolBackend {
                 throw VirError(.systemError, "cannot create path '\(path)': File exists and is not a directory", domain: .storage)
             }
         } else {
-            let parent = (path as NSString).deletingLastPathComponent
+            let parent = StorageFiles.parent(path)
             try StorageFiles.mkdirs(parent)
             // libvirt's default mode for a pool directory is 0711.
             let mode = mode_t(def.targetPermissions?.mode ?? 0o711)

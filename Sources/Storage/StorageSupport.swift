@@ -33,9 +33,23 @@ enum StorageFiles {
         }
     }
 
+    /// The directory part of a path ("" for a bare name, "/" for a top-level entry). Plain
+    /// string work: NSString's path methods trap on some inputs in swift-corelibs-foundation,
+    /// and these paths come from clients.
+    static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// The last component of a path (the whole string for a bare name).
+    static func lastComponent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
     /// Writes through a temp file in the same directory, fsyncs it, renames it over `path`.
     static func writeAtomically(_ text: String, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = parent(path)
         let tmp = dir + "/.tmp-" + UUID().uuidString
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw systemError("cannot create '\(tmp)'") }

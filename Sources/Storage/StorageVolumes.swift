@@ -78,9 +78,9 @@ extension StorageManager {
         for r in loadPools().values.sorted(by: { $0.name < $1.name }) where r.active {
             let def = r.def
             let dir = def.type == "logical" ? "/dev/" + PoolBackend.vg(def) : (def.targetPath ?? "")
-            let parent = (wanted as NSString).deletingLastPathComponent
+            let parent = StorageFiles.parent(wanted)
             guard parent == dir || parent == Self.canonical(dir) else { continue }
-            let name = (wanted as NSString).lastPathComponent
+            let name = StorageFiles.lastComponent(wanted)
             if let e = try? await entry(r, name: name) { return StorageVolRef(pool: r.name, name: e.name, key: e.path) }
         }
         return nil

@@ -74,7 +74,7 @@ enum VolumeFiles {
             if format == "qcow2", let q = qcow2(path) {
                 v.capacity = q.virtualSize
                 if let b = q.backing {
-                    let full = b.hasPrefix("/") ? b : (path as NSString).deletingLastPathComponent + "/" + b
+                    let full = b.hasPrefix("/") ? b : StorageFiles.parent(path) + "/" + b
                     var store = StorageVolume.BackingStore(path: full, format: q.backingFormat ?? (StorageFiles.exists(full) ? probeFormat(full) : nil))
                     store.permissions = permissions(full)
                     v.backingStore = store

@@ -18,7 +18,7 @@ struct NetworkArgument: ParsableArguments {
     var value: String { networkOption ?? network ?? "" }
 }
 
-/// The XML file argument of net-define/net-create: positional or `--file`.
+/// The XML file argument of net-define/net-create/pool-define/pool-create: positional or `--file`.
 struct FileArgument: ParsableArguments {
     @Argument(help: "File containing an XML description.") var file: String?
     @Option(name: .customLong("file"), help: .hidden) var fileOption: String?

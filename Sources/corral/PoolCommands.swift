@@ -7,18 +7,6 @@ import Hypervisor
 // pool-delete, pool-undefine, pool-autostart, pool-refresh, pool-list, pool-info, pool-dumpxml,
 // pool-name, pool-uuid. Messages name the pool as the user wrote it, as virsh's do.
 
-/// The file argument of pool-define / pool-create: positional, or `--file FILE`.
-struct FileArgument: ParsableArguments {
-    @Argument(help: "File containing an XML description.") var file: String?
-    @Option(name: .customLong("file"), help: .hidden) var fileOption: String?
-
-    func validate() throws {
-        if file == nil && fileOption == nil { throw ValidationError("missing <file> argument") }
-    }
-
-    var value: String { fileOption ?? file ?? "" }
-}
-
 /// --build [--overwrite | --no-overwrite] of pool-create, pool-create-as and pool-start.
 struct PoolBuildOptions: ParsableArguments {
     @Flag(help: "Build the pool as normal.") var build = false
