@@ -282,20 +282,10 @@ extension QEMUDriver {
                 _ = try argv { try builder.buildBlockdevs(media, number: number, "disk '\(target)'") }
                 blockdevs = try Self.split(builder.args).blockdevs
             }
-            if try await !Self.trayOpen(qmp, device: alias) {
-                try await qmp.execute("blockdev-open-tray", arguments: ["id": .string(alias), "force": .bool(force)])
-                if !force {
-                    // A guest that locked the tray only gets an eject request: wait for it to comply.
-                    let deadline = Date().addingTimeInterval(5)
-                    while try await !Self.trayOpen(qmp, device: alias) {
-                        guard Date() < deadline else {
-                            throw VirError.operationFailed("timed out waiting to open tray of '\(target)'")
-                        }
-                        try await Task.sleep(nanoseconds: 100_000_000)
-                    }
-                }
+            try await Self.openTray(qmp, alias, force: force, target: target)
+            try await Self.withTrayOpen(qmp, alias, force: force, target: target) {
+                try await qmp.execute("blockdev-remove-medium", arguments: ["id": .string(alias)])
             }
-            try await qmp.execute("blockdev-remove-medium", arguments: ["id": .string(alias)])
             if let oldNode { await Self.deleteNodes(qmp, oldNode) }
             var added: [String] = []
             do {
@@ -304,7 +294,9 @@ extension QEMUDriver {
                     if let n = b["node-name"]?.string { added.append(n) }
                 }
                 if let format = added.last {
-                    try await qmp.execute("blockdev-insert-medium", arguments: ["id": .string(alias), "node-name": .string(format)])
+                    try await Self.withTrayOpen(qmp, alias, force: force, target: target) {
+                        try await qmp.execute("blockdev-insert-medium", arguments: ["id": .string(alias), "node-name": .string(format)])
+                    }
                 }
                 try await qmp.execute("blockdev-close-tray", arguments: ["id": .string(alias)])
             } catch {
@@ -409,6 +401,32 @@ extension QEMUDriver {
             throw VirError.internalError("QEMU has no drive for device '\(device)'")
         }
         return info["tray_open"]?.bool ?? false
+    }
+
+    /// Opens the tray of `alias`. Without force a guest that locked it only gets an eject
+    /// request, so wait (as libvirt, 5 s) for it to comply.
+    static func openTray(_ qmp: QMPClient, _ alias: String, force: Bool, target: String) async throws {
+        if try await trayOpen(qmp, device: alias) { return }
+        try await qmp.execute("blockdev-open-tray", arguments: ["id": .string(alias), "force": .bool(force)])
+        let deadline = Date().addingTimeInterval(5)
+        while try await !trayOpen(qmp, device: alias) {
+            guard Date() < deadline else { throw VirError.operationFailed("timed out waiting to open tray of '\(target)'") }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+    }
+
+    /// Runs a medium command that needs an open tray; a guest may close the tray in between
+    /// (SeaBIOS's boot probe loads the medium), so reopen and retry a few times.
+    static func withTrayOpen(_ qmp: QMPClient, _ alias: String, force: Bool, target: String,
+                             _ body: () async throws -> Void) async throws {
+        for attempt in 1... {
+            do {
+                try await body()
+                return
+            } catch QMPError.command(_, let desc) where desc.contains("Tray of the device is not open") && attempt < 5 {
+                try await openTray(qmp, alias, force: force, target: target)
+            }
+        }
     }
 
     /// Removes a format node and, by the start's naming, its storage node.

@@ -108,10 +108,19 @@ struct DeviceChangeQEMUTests {
         let cfg = await errorMessage { try await d.attachDevice(dom, xml: "<input type='tablet' bus='usb'/>", flags: .config) }
         #expect(cfg?.message == "Requested operation is not valid: transient domains do not have any persistent config")
 
-        // Insert into the empty drive, change, eject, as virsh change-media sends them.
-        var hdc = try diskElement(try await d.domainXML(dom, flags: []), "hdc")
-        hdc.sourcePath = isoB
-        try await d.updateDevice(dom, xml: DomainDevice.disk(hdc).formatXML(), flags: .live)
+        // Insert into the empty drive with the very XML `virsh change-media media hdc B --update
+        // --print-xml` prints (virsh edits the live <disk> client side: double quotes, blank lines).
+        try await d.updateDevice(dom, xml: """
+            <disk type="file" device="cdrom">
+                  <driver name="qemu" type="raw"/>
+                  
+                  <source file="\(isoB)"/>
+                  <target dev="hdc" bus="ide"/>
+                  <readonly/>
+                  <alias name="ide0-1-0"/>
+                  <address type="drive" controller="0" bus="1" target="0" unit="0"/>
+                </disk>
+            """, flags: .live)
         var sda = try diskElement(try await d.domainXML(dom, flags: []), "sda")
         sda.sourcePath = isoB
         try await d.updateDevice(dom, xml: DomainDevice.disk(sda).formatXML(), flags: .current)
