@@ -203,6 +203,20 @@ extension QEMUDriver {
             try await withMonitor(name) { qmp in try await qmp.execute("device_add", arguments: renamed) }
             input.alias = alias
             updated.replaceDevice(at: slot, with: .input(input))
+        case .hostdev(var hostdev):
+            guard hostdev.type == "usb" else {
+                throw VirError(.operationUnsupported, "Operation not supported: live attach of hostdev type '\(hostdev.type)' is not supported", domain: .qemu)
+            }
+            let alias = "hostdev\(Self.nextAliasNumber("hostdev", in: live.devices.hostdevs.compactMap(\.alias)))"
+            var one = updated
+            one.devices.hostdevs = [hostdev]
+            var b = try deviceBuilder(one)
+            try argv { try b.buildHostdevs() }
+            guard let device = try Self.options(b.args, "-device").first else { throw VirError.internalError("no device built for the hostdev") }
+            let renamed = Self.renamed(device, ["id": alias])
+            try await withMonitor(name) { qmp in try await qmp.execute("device_add", arguments: renamed) }
+            hostdev.alias = alias
+            updated.replaceDevice(at: slot, with: .hostdev(hostdev))
         default:
             throw VirError(.operationUnsupported, "Operation not supported: live attach of device '\(dev.elementName)' is not supported", domain: .qemu)
         }
@@ -238,6 +252,9 @@ extension QEMUDriver {
                 throw VirError(.operationUnsupported, "Operation not supported: input device on bus '\(input.bus ?? "ps2")' cannot be detached", domain: .qemu)
             }
             let alias = input.alias ?? aliases.inputs[slot.index]
+            try await withMonitor(name) { qmp in try await Self.deleteDevice(qmp, alias) }
+        case .hostdev(let hostdev) where hostdev.type == "usb":
+            let alias = hostdev.alias ?? aliases.hostdevs[slot.index]
             try await withMonitor(name) { qmp in try await Self.deleteDevice(qmp, alias) }
         default:
             throw VirError(.operationUnsupported, "Operation not supported: live detach of device '\(dev.elementName)' is not supported", domain: .qemu)
@@ -423,7 +440,7 @@ extension QEMUDriver {
             do {
                 try await body()
                 return
-            } catch QMPError.command(_, let desc) where desc.contains("Tray of the device is not open") && attempt < 5 {
+            } catch QMPError.command(_, let desc) where desc.hasPrefix("Tray of") && desc.hasSuffix("is not open") && attempt < 5 {
                 try await openTray(qmp, alias, force: force, target: target)
             }
         }
@@ -475,6 +492,7 @@ extension QEMUDriver {
         var disks: [String] = []
         var interfaces: [String] = []
         var inputs: [String] = []
+        var hostdevs: [String] = []
     }
 
     func liveAliases(_ def: Domain) -> DeviceAliases {
@@ -487,6 +505,7 @@ extension QEMUDriver {
         }
         out.interfaces = def.devices.interfaces.enumerated().map { known($1.alias) ?? "net\($0)" }
         out.inputs = def.devices.inputs.enumerated().map { known($1.alias) ?? "input\($0)" }
+        out.hostdevs = def.devices.hostdevs.enumerated().map { known($1.alias) ?? "hostdev\($0)" }
         return out
     }
 
@@ -512,6 +531,7 @@ extension QEMUDriver {
         for i in live.devices.disks.indices where !a.disks[i].isEmpty { live.devices.disks[i].alias = a.disks[i] }
         for i in live.devices.interfaces.indices { live.devices.interfaces[i].alias = a.interfaces[i] }
         for i in live.devices.inputs.indices { live.devices.inputs[i].alias = a.inputs[i] }
+        for i in live.devices.hostdevs.indices { live.devices.hostdevs[i].alias = a.hostdevs[i] }
         return live
     }
 }

@@ -170,6 +170,12 @@ struct DeviceChangeQEMUTests {
         let left = try await d.withMonitor("media") { qmp in try await qmp.execute("query-named-block-nodes", arguments: ["flat": true]) }
         #expect((left.array ?? []).count == 2)
 
+        // A USB host device by vendor/product (QEMU waits for it to show up on the host).
+        try await d.attachDevice(dom, xml: "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1d6b'/><product id='0xfffe'/></source></hostdev>", flags: .live)
+        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.hostdevs.map(\.alias) == ["hostdev0"])
+        try await d.detachDevice(dom, xml: "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1d6b'/><product id='0xfffe'/></source></hostdev>", flags: .live)
+        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.hostdevs.isEmpty)
+
         // Disks on buses that cannot be unplugged say so.
         let ide = await errorMessage { try await d.detachDevice(dom, xml: "<disk><target dev='hdc'/></disk>", flags: .live) }
         #expect(ide?.code == .operationUnsupported)
