@@ -94,16 +94,23 @@ struct DeviceChangeQEMUTests {
         try makeISO(isoA, content: "A\n")
         try makeISO(isoB, content: "B\n")
         let d = try root.driver()
-        // Transient, with an empty IDE drive and a SCSI one holding A.
+        // Transient, with an empty IDE drive, a SCSI one holding A and a USB stick.
+        let stick = "\(root.path)/stick.img"
+        _ = FileManager.default.createFile(atPath: stick, contents: Data(count: 1 << 20))
         let xml = biosOnlyXML("media", extraDevices: """
 
             <controller type='scsi' model='virtio-scsi'/>
             <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>
             <disk type='file' device='cdrom'><source file='\(isoA)'/><target dev='sda' bus='scsi'/></disk>
+            <disk type='file' device='disk'><source file='\(stick)'/><target dev='sdd' bus='usb'/></disk>
         """)
         let dom = try await d.createDomain(xml: xml, flags: [])
         var live = try Domain(xml: try await d.domainXML(dom, flags: []))
-        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0"])
+        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "usb-disk3"])
+        // The aliases are QEMU's ids: a device present since boot is detached like a hotplugged one.
+        try await d.detachDevice(dom, xml: "<disk type='file'><source file='\(stick)'/><target dev='sdd'/></disk>", flags: .live)
+        let afterStick = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
+        #expect(!(afterStick.array ?? []).contains { $0["inserted"]?["file"]?.string == stick })
 
         let cfg = await errorMessage { try await d.attachDevice(dom, xml: "<input type='tablet' bus='usb'/>", flags: .config) }
         #expect(cfg?.message == "Requested operation is not valid: transient domains do not have any persistent config")
