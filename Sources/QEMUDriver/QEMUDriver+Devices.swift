@@ -413,20 +413,22 @@ extension QEMUDriver {
         try await blockInfo(qmp, device: device)?["inserted"]?["node-name"]?.string
     }
 
-    static func trayOpen(_ qmp: QMPClient, device: String) async throws -> Bool {
+    /// Whether the tray of `device` is open; nil for tray-less drives (floppies), whose media
+    /// commands need no tray moves (as libvirt's diskPriv->tray).
+    static func trayOpen(_ qmp: QMPClient, device: String) async throws -> Bool? {
         guard let info = try await blockInfo(qmp, device: device) else {
             throw VirError.internalError("QEMU has no drive for device '\(device)'")
         }
-        return info["tray_open"]?.bool ?? false
+        return info["tray_open"]?.bool
     }
 
     /// Opens the tray of `alias`. Without force a guest that locked it only gets an eject
     /// request, so wait (as libvirt, 5 s) for it to comply.
     static func openTray(_ qmp: QMPClient, _ alias: String, force: Bool, target: String) async throws {
-        if try await trayOpen(qmp, device: alias) { return }
+        guard try await trayOpen(qmp, device: alias) == false else { return }
         try await qmp.execute("blockdev-open-tray", arguments: ["id": .string(alias), "force": .bool(force)])
         let deadline = Date().addingTimeInterval(5)
-        while try await !trayOpen(qmp, device: alias) {
+        while try await trayOpen(qmp, device: alias) == false {
             guard Date() < deadline else { throw VirError.operationFailed("timed out waiting to open tray of '\(target)'") }
             try await Task.sleep(nanoseconds: 100_000_000)
         }

@@ -103,10 +103,11 @@ struct DeviceChangeQEMUTests {
             <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>
             <disk type='file' device='cdrom'><source file='\(isoA)'/><target dev='sda' bus='scsi'/></disk>
             <disk type='file' device='disk'><source file='\(stick)'/><target dev='sdd' bus='usb'/></disk>
+            <disk type='file' device='floppy'><target dev='fda'/></disk>
         """)
         let dom = try await d.createDomain(xml: xml, flags: [])
         var live = try Domain(xml: try await d.domainXML(dom, flags: []))
-        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "usb-disk3"])
+        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "usb-disk3", "fdc0-0-0"])
         // The aliases are QEMU's ids: a device present since boot is detached like a hotplugged one.
         try await d.detachDevice(dom, xml: "<disk type='file'><source file='\(stick)'/><target dev='sdd'/></disk>", flags: .live)
         let afterStick = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
@@ -132,10 +133,18 @@ struct DeviceChangeQEMUTests {
         sda.sourcePath = isoB
         try await d.updateDevice(dom, xml: DomainDevice.disk(sda).formatXML(), flags: .current)
         live = try Domain(xml: try await d.domainXML(dom, flags: []))
-        #expect(live.devices.disks.map(\.sourcePath) == [isoB, isoB])
+        #expect(live.devices.disks.map(\.sourcePath) == [isoB, isoB, nil])
         let inserted = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
         let files = (inserted.array ?? []).compactMap { $0["inserted"]?["file"]?.string }
         #expect(files == [isoB, isoB])
+
+        // A floppy takes media the same way.
+        let floppy = "\(root.path)/floppy.img"
+        _ = FileManager.default.createFile(atPath: floppy, contents: Data(count: 1_474_560))
+        try await d.updateDevice(dom, xml: "<disk type='file' device='floppy'><source file='\(floppy)'/><target dev='fda'/></disk>", flags: .live)
+        #expect(try diskElement(try await d.domainXML(dom, flags: []), "fda").sourcePath == floppy)
+        try await d.updateDevice(dom, xml: "<disk type='file' device='floppy'><target dev='fda'/></disk>", flags: .live)
+        #expect(try diskElement(try await d.domainXML(dom, flags: []), "fda").sourcePath == nil)
 
         // A missing image: clear error, old medium kept.
         sda.sourcePath = "\(root.path)/missing.iso"
@@ -168,12 +177,12 @@ struct DeviceChangeQEMUTests {
         try await d.attachDevice(dom, xml: "<disk type='file'><source file='\(blank)'/><target dev='sdb' bus='scsi'/></disk>", flags: .live)
         try await d.attachDevice(dom, xml: "<disk type='file'><source file='\(blank2)'/><target dev='sdc' bus='usb'/><readonly/></disk>", flags: .live)
         live = try Domain(xml: try await d.domainXML(dom, flags: []))
-        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "scsi0-0-0-1", "usb-disk2"])
+        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "scsi0-0-0-1", "fdc0-0-0", "usb-disk2"])
         let qdevs = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
         #expect((qdevs.array ?? []).compactMap { $0["inserted"]?["file"]?.string }.filter { $0 == blank || $0 == blank2 }.count == 2)
         try await d.detachDevice(dom, xml: "<disk><target dev='sdc'/></disk>", flags: .live)
         try await d.detachDevice(dom, xml: "<disk><target dev='sdb'/></disk>", flags: .live)
-        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.disks.map(\.targetDev) == ["hdc", "sda"])
+        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.disks.map(\.targetDev) == ["hdc", "sda", "fda"])
         let left = try await d.withMonitor("media") { qmp in try await qmp.execute("query-named-block-nodes", arguments: ["flat": true]) }
         #expect((left.array ?? []).count == 2)
 
