@@ -241,6 +241,17 @@ struct DeviceChangeGuestTests {
         #expect(await console.waitFor("medium-bravo", seconds: 20))
         #expect(await console.waitFor("ENDREAD", seconds: 10))
 
+        // A mounted CD-ROM has its tray locked: without --force the change times out (the guest
+        // only got an eject request) and the medium stays; the guest still reads it.
+        try await console.send("mount -t iso9660 -o ro /dev/sr0 /mnt/cdrom && echo MOUNT\"\"ED\n")
+        #expect(await console.waitFor("MOUNTED", seconds: 20))
+        sda.sourcePath = isoA
+        let locked = await errorMessage { try await d.updateDevice(dom, xml: DomainDevice.disk(sda).formatXML(), flags: .live) }
+        #expect(locked?.message == "operation failed: timed out waiting to open tray of 'sda'")
+        #expect(try diskElement(try await d.domainXML(dom, flags: []), "sda").sourcePath == isoB)
+        try await console.send("cat /mnt/cdrom/hello.txt; umount /mnt/cdrom\n")
+        #expect(await console.waitFor("medium-bravo", seconds: 20))
+
         // --eject: no medium for the guest.
         sda.sourcePath = nil
         try await d.updateDevice(dom, xml: DomainDevice.disk(sda).formatXML(), flags: .live)
