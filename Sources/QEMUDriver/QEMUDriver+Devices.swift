@@ -166,7 +166,9 @@ extension QEMUDriver {
         case .interface(var net):
             let n = Self.nextAliasNumber("net", in: live.devices.interfaces.compactMap(\.alias))
             let (alias, netdevID) = ("net\(n)", "hostnet\(n)")
-            // The argv builder's own NIC code (netdev + device), run for this one interface.
+            // The argv builder's own NIC code (netdev + device), run for this one interface: the
+            // one place a NIC's netdev is made. A type='network'/'bridge' NIC needs its host side
+            // set up first and passed in as the context's backend of interface 0 (`prepare:`).
             var one = updated
             one.devices.interfaces = [net]
             var b = try deviceBuilder(one)
@@ -341,11 +343,14 @@ extension QEMUDriver {
         }
     }
 
-    /// An argv builder over `def`, for building one device the way the start did.
-    func deviceBuilder(_ def: Domain) throws -> ArgvBuilder {
+    /// An argv builder over `def`, for building one device the way the start did. `prepare`
+    /// fills in what the start resolves before building (e.g. a hotplugged NIC's host backend).
+    func deviceBuilder(_ def: Domain, prepare: (inout QEMULaunchContext) -> Void = { _ in }) throws -> ArgvBuilder {
         let emulator = emulatorPath(for: def)
         let caps = try capabilities(emulator: emulator)
-        return try argv { try ArgvBuilder(domain: def, context: state.launchContext(def.name, accel: try accelerator(for: def)), caps: caps) }
+        var context = state.launchContext(def.name, accel: try accelerator(for: def))
+        prepare(&context)
+        return try argv { try ArgvBuilder(domain: def, context: context, caps: caps) }
     }
 
     /// The argv builder's complaints are configuration errors, as at start.
