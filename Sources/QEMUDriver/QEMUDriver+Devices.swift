@@ -117,16 +117,21 @@ extension QEMUDriver {
     func attachLive(_ name: String, _ live: Domain, _ dev: DomainDevice) async throws {
         var updated = live
         do { try updated.addDevice(dev) } catch { throw VirError.operationInvalid(error.message) }
-        let controllersBefore = updated.devices.controllers
+        func controllerSet(_ d: Domain) -> Set<String> { Set(d.devices.controllers.map { "\($0.type)#\($0.index)" }) }
+        let controllersBefore = controllerSet(updated)
         updated.applyDefaults()
         // Defaults must not invent hardware the running QEMU lacks (a SCSI controller, a root port).
-        guard updated.devices.controllers == controllersBefore else {
+        guard controllerSet(updated) == controllersBefore else {
             throw VirError.unsupported("\(dev.elementName) needs a controller the running domain does not have: add it to the configuration and restart")
         }
-        // A disk is found by its target; anything else was appended to its kind's list.
+        // A disk is found by its target, a controller by type and index; anything else was
+        // appended to its kind's list.
         var slot = DeviceSlot(element: dev.elementName, index: 0)
         if case .disk(let disk) = dev {
             slot.index = updated.devices.disks.firstIndex { $0.targetDev == disk.targetDev } ?? -1
+        } else if case .controller = dev {
+            let known = Set(live.devices.controllers.map { "\($0.type)#\($0.index)" })
+            slot.index = updated.devices.controllers.firstIndex { !known.contains("\($0.type)#\($0.index)") } ?? -1
         } else {
             slot.index = updated.count(of: dev.elementName) - 1
         }
@@ -205,6 +210,19 @@ extension QEMUDriver {
             try await withMonitor(name) { qmp in try await qmp.execute("device_add", arguments: renamed) }
             input.alias = alias
             updated.replaceDevice(at: slot, with: .input(input))
+        case .controller(var controller, _):
+            // As libvirt: only SCSI controllers can be hotplugged.
+            guard controller.type == "scsi" else {
+                throw VirError(.operationUnsupported, "Operation not supported: '\(controller.type)' controller cannot be hot plugged.", domain: .qemu)
+            }
+            var b = try deviceBuilder(updated)
+            try argv { try b.buildController(controller) }
+            guard let device = try Self.options(b.args, "-device").first, let alias = device["id"]?.string else {
+                throw VirError.internalError("no device built for the controller")
+            }
+            try await withMonitor(name) { qmp in try await qmp.execute("device_add", arguments: device) }
+            controller.alias = alias
+            updated.replaceDevice(at: slot, with: .controller(controller, indexGiven: true))
         case .hostdev(var hostdev):
             guard hostdev.type == "usb" else {
                 throw VirError(.operationUnsupported, "Operation not supported: live attach of hostdev type '\(hostdev.type)' is not supported", domain: .qemu)
@@ -254,6 +272,19 @@ extension QEMUDriver {
                 throw VirError(.operationUnsupported, "Operation not supported: input device on bus '\(input.bus ?? "ps2")' cannot be detached", domain: .qemu)
             }
             let alias = input.alias ?? aliases.inputs[slot.index]
+            try await withMonitor(name) { qmp in try await Self.deleteDevice(qmp, alias) }
+        case .controller(let controller, _):
+            guard controller.type == "scsi" else {
+                throw VirError(.operationUnsupported, "Operation not supported: '\(controller.type)' controller cannot be hot unplugged.", domain: .qemu)
+            }
+            let busy = live.devices.disks.contains { d in
+                (d.targetBus ?? DomainXML.Domain.diskBus(forTarget: d.targetDev)) == "scsi"
+                    && (d.address?["controller"].flatMap(parseXMLInt) ?? 0) == controller.index
+            }
+            guard !busy else {
+                throw VirError.operationFailed("device cannot be detached: device is busy")
+            }
+            let alias = controller.alias ?? "scsi\(controller.index)"
             try await withMonitor(name) { qmp in try await Self.deleteDevice(qmp, alias) }
         case .hostdev(let hostdev) where hostdev.type == "usb":
             let alias = hostdev.alias ?? aliases.hostdevs[slot.index]
@@ -539,6 +570,10 @@ extension QEMUDriver {
         for i in live.devices.interfaces.indices { live.devices.interfaces[i].alias = a.interfaces[i] }
         for i in live.devices.inputs.indices { live.devices.inputs[i].alias = a.inputs[i] }
         for i in live.devices.hostdevs.indices { live.devices.hostdevs[i].alias = a.hostdevs[i] }
+        // SCSI controllers, the ones that can be hot(un)plugged, as buildController names them.
+        for i in live.devices.controllers.indices where live.devices.controllers[i].type == "scsi" {
+            live.devices.controllers[i].alias = "scsi\(live.devices.controllers[i].index)"
+        }
         return live
     }
 }

@@ -292,6 +292,24 @@ struct DeviceChangeGuestTests {
         try await console.send("i=0; while [ -e /sys/class/net/eth1 ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done; [ -e /sys/class/net/eth1 ] || echo ETH1\"\"-GONE\n")
         #expect(await console.waitFor("ETH1-GONE", seconds: 30))
 
+        // A second virtio-scsi controller and a CD-ROM on it, read by the guest as /dev/sr1.
+        try await d.attachDevice(dom, xml: "<controller type='scsi' index='1' model='virtio-scsi'/>", flags: .live)
+        try await d.attachDevice(dom, xml: """
+            <disk type='file' device='cdrom'><source file='\(isoA)'/><target dev='sdb' bus='scsi'/>
+              <address type='drive' controller='1' bus='0' target='0' unit='0'/></disk>
+            """, flags: .live)
+        var hot = try Domain(xml: try await d.domainXML(dom, flags: []))
+        #expect(hot.devices.controllers.filter { $0.type == "scsi" }.map(\.alias) == ["scsi0", "scsi1"])
+        #expect(hot.devices.disks.first { $0.targetDev == "sdb" }?.alias == "scsi1-0-0-0")
+        try await console.send("i=0; while [ ! -b /dev/sr1 ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done; mount -t iso9660 -o ro /dev/sr1 /mnt/cdrom && cat /mnt/cdrom/hello.txt; umount /mnt/cdrom\n")
+        #expect(await console.waitFor("medium-alpha", seconds: 30))
+        let busy = await errorMessage { try await d.detachDevice(dom, xml: "<controller type='scsi' index='1'/>", flags: .live) }
+        #expect(busy?.message == "operation failed: device cannot be detached: device is busy")
+        try await d.detachDevice(dom, xml: "<disk><target dev='sdb'/></disk>", flags: .live)
+        try await d.detachDevice(dom, xml: "<controller type='scsi' index='1'/>", flags: .live)
+        hot = try Domain(xml: try await d.domainXML(dom, flags: []))
+        #expect(hot.devices.controllers.filter { $0.type == "scsi" }.count == 1)
+
         // --config on a running domain: the inactive XML only.
         try await d.attachDevice(dom, xml: "<disk type='file' device='disk'><source file='\(root.path)/\(extra)'/><target dev='vdc'/></disk>", flags: .config)
         #expect(try Domain(xml: try await d.domainXML(dom, flags: .inactive)).devices.disks.contains { $0.targetDev == "vdc" })
