@@ -24,7 +24,7 @@ extension QEMUDriver {
         try await changeDevice(dom, xml: xml, flags: flags, .update)
     }
 
-    enum DeviceChange: String { case attach, detach, update }
+    enum DeviceChange { case attach, detach, update }
 
     /// libvirt's order: check the config change on a copy, apply the live change, then write
     /// the config, so a failed hotplug leaves the persistent definition as it was.
@@ -68,7 +68,7 @@ extension QEMUDriver {
         }
     }
 
-    /// A locally administered-looking QEMU MAC (52:54:00:xx:xx:xx) not in `used`, as libvirt generates.
+    /// A MAC in the 52:54:00 range libvirt gives QEMU guests, not in `used` (made by the define defaults).
     static func freshMAC(avoiding used: Set<String>) -> String {
         var probe = Domain()
         probe.devices.interfaces = [Interface()]
