@@ -498,6 +498,8 @@ public actor ClientSession {
         var left = hole.length
         let zeros = [UInt8](repeating: 0, count: Self.holeChunk)
         while left > 0, !closed, streams[serial]?.ended == false {
+            // Reading from this client waits for the zeros; that is work for it, not silence.
+            silentIntervals = 0
             let n = Int(min(left, Int64(Self.holeChunk)))
             await streamWrite(serial: serial, s, n == zeros.count ? zeros : Array(zeros.prefix(n)))
             left -= Int64(n)
