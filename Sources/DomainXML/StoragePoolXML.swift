@@ -69,11 +69,12 @@ extension StoragePool {
         XMLWriter.write(StoragePoolFormatter.pool(self, inactive: inactive))
     }
 
-    /// What libvirt fills in on define: a uuid, and for logical pools the VG name and /dev path.
+    /// What libvirt fills in on define: a uuid, and for logical pools the VG name, lvm2 format and /dev path.
     public mutating func applyDefaults() {
         if uuid == nil { uuid = UUID() }
         if type == "logical" {
             if source.name == nil { source.name = name }
+            if source.format == nil { source.format = "lvm2" }
             if targetPath == nil, let vg = source.name { targetPath = "/dev/" + vg }
         }
     }

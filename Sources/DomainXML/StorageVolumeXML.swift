@@ -78,7 +78,7 @@ enum StorageVolumeParser {
         try StorageXML.checkName(v.name, what: "volume")
         if let k = r.child("key") { v.key = k.text; r.keep(k) }
         if let s = r.child("source") {
-            _ = s.text  // indentation; the formatter writes <source> itself
+            _ = s.text  // indentation only; an empty <source> says nothing
             r.keep(s)
         }
         if let e = r.child("capacity") { v.capacity = try StorageXML.size(e); r.keep(e) }
@@ -153,8 +153,7 @@ enum StorageVolumeFormatter {
         let sub = v.extra.childExtras
         b.add(StorageXML.text("name", v.name, sub["name"]))
         b.add(v.key.map { StorageXML.text("key", $0, sub["key"]) })
-        // libvirt always prints <source> (with the extents of a logical volume; Corral keeps what it was given).
-        b.add(emptySourceLikeLibvirt(Builder("source").node(sub["source"])))
+        if let s = sub["source"] { b.add(Builder("source").node(s)) }
         b.add(v.capacity.map { StorageXML.size("capacity", $0, sub["capacity"]) })
         b.add(v.allocation.map { StorageXML.size("allocation", $0, sub["allocation"]) })
         b.add(v.physical.map { StorageXML.size("physical", $0, sub["physical"]) })

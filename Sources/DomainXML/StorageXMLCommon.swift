@@ -85,6 +85,8 @@ enum StorageXML {
     static func checkName(_ name: String, what: String) throws(DomainXMLError) {
         guard !name.isEmpty else { throw err("XML error: missing \(what) name element") }
         guard !name.contains("/") else { throw err("XML error: name '\(name)' cannot contain '/'") }
+        // They would name the directory itself or its parent.
+        guard name != "." && name != ".." else { throw err("XML error: \(what) name '\(name)' is not allowed") }
         guard name.utf8.count <= 255 else { throw err("XML error: \(what) name '\(name.prefix(32))...' is longer than 255 bytes") }
     }
 }

@@ -13,6 +13,15 @@ extension QEMUDriver {
         return storage
     }
 
+    /// For the daemon's start: on the very first start defines the `default` dir pool
+    /// (ROOT/lib/images, autostart), then starts every autostart pool. Returns the pools that
+    /// failed to start with their errors, for the daemon's log.
+    public func startStorage() async throws -> [String: String] {
+        let manager = await storageManager()
+        try await manager.defineDefaultPool()
+        return await manager.autostartPools()
+    }
+
     /// The disks of running domains, from their live XML.
     func volumeUses() -> [VolumeUse] {
         var uses: [VolumeUse] = []

@@ -54,7 +54,9 @@ extension QEMUDriver {
             p.append(TypedParam("state.state", .int(st.state.rawValue)))
             p.append(TypedParam("state.reason", .int(st.reason)))
         }
-        guard e.isActive, let def = e.live, let pid = e.status?.pid else { return p }
+        guard e.isActive, let live = e.live, let pid = e.status?.pid else { return p }
+        // Volume disks report the path QEMU opened (a pool stopped since then leaves them path-less).
+        let def = (try? await resolvingVolumes(live)) ?? live
         let proc = ProcStat(pid: pid)
         if types.contains(.cpuTotal), let proc {
             p.append(TypedParam("cpu.time", .ullong(proc.totalNs)))

@@ -214,19 +214,13 @@ public actor StorageManager {
         let def = try parseNewPool(xml)
         return try await withLock {
             let pools = loadPools()
-            var d = def
-            if d.uuid != nil, let existing = pools[d.name], xmlHasNoUUID(xml) { d.uuid = existing.uuid }
+            let d = def
+            // Like libvirt, a redefinition must carry the pool's uuid (a new random one clashes).
             try checkDuplicate(d, pools: pools, forCreate: false)
             try StorageFiles.writeAtomically(d.formatXML(inactive: true), to: configPath(d.name))
             guard let uuid = d.uuid else { throw VirError(.internalError, "internal error: pool has no uuid", domain: .storage) }
             return StoragePoolRef(name: d.name, uuid: uuid)
         }
-    }
-
-    /// A redefinition without <uuid> keeps the pool's uuid, as libvirt does.
-    private func xmlHasNoUUID(_ xml: String) -> Bool {
-        guard let p = try? StoragePool(xml: xml) else { return false }
-        return p.uuid == nil
     }
 
     public func createStoragePool(xml: String, flags: StoragePoolCreateFlags) async throws -> StoragePoolRef {
@@ -343,6 +337,12 @@ public actor StorageManager {
         var def = r.def
         if r.active, let s = try? await PoolBackend.sizes(def) {
             def.capacity = s.capacity; def.allocation = s.allocation; def.available = s.available
+        }
+        // The live XML shows the target directory's actual owner and mode, as libvirt's refresh does.
+        if r.active, def.type != "logical", let path = def.targetPath, let perms = VolumeFiles.permissions(path) {
+            var p = def.targetPermissions ?? StoragePermissions()
+            p.mode = perms.mode; p.owner = perms.owner; p.group = perms.group
+            def.targetPermissions = p
         }
         return def.formatXML(inactive: !r.active)
     }

@@ -11,7 +11,7 @@ extension StorageManager {
     struct VolEntry { var name: String; var path: String }
 
     static func volExists(_ name: String) -> VirError {
-        VirError(.storageVolExist, "storage volume name '\(name)' already in use.", domain: .storage)
+        VirError(.storageVolExist, "storage volume '\(name)' exists already", domain: .storage)
     }
 
     static func inUse(_ name: String, _ domain: String) -> VirError {
@@ -49,7 +49,7 @@ extension StorageManager {
 
     func entry(_ r: PoolRecord, name: String) async throws -> VolEntry {
         let path = try volumePath(r.def, name)
-        guard !name.contains("/"), !name.hasPrefix(Self.tempPrefix), StorageFiles.exists(path) else {
+        guard !name.contains("/"), name != ".", name != "..", !name.hasPrefix(Self.tempPrefix), StorageFiles.exists(path) else {
             throw VirError.noStorageVol(name: name)
         }
         return VolEntry(name: name, path: path)
@@ -134,29 +134,32 @@ extension StorageManager {
     /// What a new volume is built from: nothing, or a source to copy (and convert).
     struct CopySource { var path: String; var format: String; var capacity: UInt64 }
 
-    func create(in r: PoolRecord, _ vol: StorageVolume, flags: StorageVolCreateFlags, from: VolEntry?) async throws -> StorageVolRef {
+    func create(in r: PoolRecord, _ newVolume: StorageVolume, flags: StorageVolCreateFlags, from: VolEntry?) async throws -> StorageVolRef {
         let def = r.def
+        var vol = newVolume
         var source: CopySource?
         if let from {
             guard let info = VolumeFiles.describe(name: from.name, path: from.path) else { throw VirError.noStorageVol(name: from.name) }
-            source = CopySource(path: from.path, format: info.format ?? "raw", capacity: info.capacity ?? 0)
+            // An ISO image is raw bytes to qemu-img.
+            let format = info.format.flatMap { $0 == "iso" ? "raw" : $0 } ?? "raw"
+            source = CopySource(path: from.path, format: format, capacity: info.capacity ?? 0)
         }
+        // A copy is standalone (convert reads through the source's backing chain), so the
+        // backing store that `vol-clone` carries over from the source's XML is left out.
+        if source != nil { vol.backingStore = nil }
         let path = try volumePath(def, vol.name)
         if def.type == "logical" {
             return try await createLV(r, vol, path: path, source: source)
         }
-        let format = vol.format ?? source?.format ?? "raw"
+        let format = vol.format.flatMap { $0 == "iso" && source != nil ? "raw" : $0 } ?? source?.format ?? "raw"
         guard ["raw", "qcow2", "qed", "vmdk", "vdi", "vpc", "vhdx"].contains(format) else {
             throw VirError(.noSupport, "this function is not supported by the connection driver: creating a volume in format '\(format)'", domain: .storage)
         }
         if flags.contains(.preallocMetadata) && format != "qcow2" {
-            throw VirError(.invalidArg, "invalid argument: metadata preallocation only available with qcow2", domain: .storage)
+            throw VirError(.configUnsupported, "unsupported configuration: metadata preallocation is not supported for \(format) volumes", domain: .storage)
         }
         if vol.backingStore != nil && format == "raw" {
             throw VirError(.configUnsupported, "unsupported configuration: backing storage not supported for raw volumes", domain: .storage)
-        }
-        if vol.backingStore != nil && source != nil {
-            throw VirError(.configUnsupported, "unsupported configuration: a copied volume cannot also have a backing store", domain: .storage)
         }
         let dir = try PoolBackend.target(def)
         let tmp = dir + "/" + Self.tempPrefix + vol.name
@@ -276,7 +279,9 @@ extension StorageManager {
         if vol.backingStore != nil {
             throw VirError(.configUnsupported, "unsupported configuration: backing storage not supported for logical volumes", domain: .storage)
         }
-        guard let capacity = vol.capacity ?? source?.capacity, capacity > 0 else {
+        // A copy is at least as large as its source (vol-clone passes the source's own capacity or 0).
+        let capacity = max(vol.capacity ?? 0, source?.capacity ?? 0)
+        guard capacity > 0 else {
             throw VirError(.xmlError, "XML error: missing capacity element", domain: .storage)
         }
         try PoolBackend.requireLVM()
@@ -335,7 +340,6 @@ extension StorageManager {
             // Zeroing a qcow2 file would destroy its header: give it a fresh, empty one of the same size and backing.
             var fresh = StorageVolume(name: e.name)
             fresh.capacity = info.capacity
-            fresh.compat = info.compat
             fresh.backingStore = info.backingStore
             try await createImage(e.path, fresh, format: "qcow2", flags: [])
         case ("file", _):
@@ -377,6 +381,10 @@ extension StorageManager {
             }
         }
         if wanted < current {
+            // libvirt's checks, in its order.
+            if wanted < info.allocation ?? 0 && info.format != "qcow2" {
+                throw VirError(.invalidArg, "invalid argument: can't shrink capacity below existing allocation", domain: .storage)
+            }
             guard flags.contains(.shrink) else {
                 throw VirError(.invalidArg, "invalid argument: Can't shrink capacity below current capacity unless shrink flag explicitly specified", domain: .storage)
             }

@@ -20,12 +20,11 @@ enum VolumeFiles {
         return "raw"
     }
 
-    struct QCOW2Facts { var virtualSize: UInt64; var backing: String?; var backingFormat: String?; var compat: String }
+    struct QCOW2Facts { var virtualSize: UInt64; var backing: String?; var backingFormat: String? }
 
     static func qcow2(_ path: String) -> QCOW2Facts? {
         guard let file = try? ImageFile(path: path), let h = try? QCOW2Header.parse(file, name: path) else { return nil }
-        return QCOW2Facts(virtualSize: h.virtualSize, backing: h.backingFile, backingFormat: h.backingFormat,
-                          compat: h.version >= 3 ? "1.1" : "0.10")
+        return QCOW2Facts(virtualSize: h.virtualSize, backing: h.backingFile, backingFormat: h.backingFormat)
     }
 
     /// Size of a block device (BLKGETSIZE64) or regular file.
@@ -37,7 +36,11 @@ enum VolumeFiles {
         return end >= 0 ? UInt64(end) : nil
     }
 
-    static func stamp(_ t: timespec) -> String { "\(t.tv_sec).\(t.tv_nsec)" }
+    /// libvirt's "seconds.nanoseconds", nanoseconds zero-padded to 9 digits.
+    static func stamp(_ t: timespec) -> String {
+        let ns = String(t.tv_nsec)
+        return "\(t.tv_sec)." + String(repeating: "0", count: max(0, 9 - ns.count)) + ns
+    }
 
     /// The volume XML libvirt reports for `path` (vol-dumpxml), or nil when it is gone.
     static func describe(name: String, path: String) -> StorageVolume? {
@@ -70,7 +73,6 @@ enum VolumeFiles {
             v.physical = physical
             if format == "qcow2", let q = qcow2(path) {
                 v.capacity = q.virtualSize
-                v.compat = q.compat
                 if let b = q.backing {
                     let full = b.hasPrefix("/") ? b : (path as NSString).deletingLastPathComponent + "/" + b
                     var store = StorageVolume.BackingStore(path: full, format: q.backingFormat ?? (StorageFiles.exists(full) ? probeFormat(full) : nil))

@@ -97,7 +97,7 @@ private func volError(_ xml: String) -> String? {
         var p = try StoragePool(xml: "<pool type='logical'><name>vg0</name><source><device path='/dev/sdz'/></source></pool>")
         p.applyDefaults()
         #expect(p.uuid != nil)
-        #expect(p.source.name == "vg0" && p.targetPath == "/dev/vg0")
+        #expect(p.source.name == "vg0" && p.targetPath == "/dev/vg0" && p.source.format == "lvm2")
     }
 
     @Test func badPoolsAreNamed() {
@@ -136,8 +136,6 @@ private func volError(_ xml: String) -> String? {
         <volume type='file'>
           <name>disk.qcow2</name>
           <key>/pool/disk.qcow2</key>
-          <source>
-          </source>
           <capacity unit='bytes'>1073741824</capacity>
           <allocation unit='bytes'>200704</allocation>
           <physical unit='bytes'>196616</physical>
@@ -182,9 +180,54 @@ private func volError(_ xml: String) -> String? {
         #expect(volError("<volume type='tape'><name>v</name><capacity>1</capacity></volume>") == "XML error: unknown volume type 'tape'")
         #expect(volError("<volume><name>v</name><capacity>1</capacity><target><format type='zip'/></target></volume>") == "XML error: unknown volume format type zip")
         #expect(volError("<volume><name>../v</name><capacity>1</capacity></volume>") == "XML error: name '../v' cannot contain '/'")
+        #expect(volError("<volume><name>..</name><capacity>1</capacity></volume>") == "XML error: volume name '..' is not allowed")
         #expect(volError("<volume><name>v</name><capacity>1</capacity><target><compat>x</compat></target></volume>") == "XML error: forbidden characters in 'compat' attribute: 'x'")
         #expect(volError("<volume><name>v</name><backingStore><format type='raw'/></backingStore></volume>") == "XML error: missing volume backing store path in <backingStore>")
         // A backing store stands in for the capacity.
         #expect(volError("<volume><name>v</name><backingStore><path>/b</path></backingStore></volume>") == nil)
+    }
+}
+
+/// Mangled pool and volume documents are rejected or accepted, never crash; what parses formats
+/// to a fixed point.
+@Suite struct StorageXMLFuzzTests {
+    static let seeds = [
+        "<pool type='fs'><name>f</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid><source><host name='h' port='1'/><device path='/dev/x'/><dir path='/d'/><name>n</name><format type='ext4'/><x a='1'/></source><target><path>/t</path><permissions><mode>0700</mode><owner>1</owner><group>2</group><label>l</label></permissions></target><y/></pool>",
+        "<volume type='file'><name>v</name><key>k</key><source><z/></source><capacity unit='G'>1</capacity><allocation>0</allocation><physical>3</physical><target><path>/p</path><format type='qcow2'/><permissions><mode>0600</mode></permissions><timestamps><atime>1.2</atime></timestamps><compat>1.1</compat></target><backingStore><path>/b</path><format type='raw'/></backingStore></volume>",
+    ]
+
+    @Test func mutationsNeverCrash() {
+        var rng = SplitMix64(state: 42)
+        let interesting: [UInt8] = Array("<>/&;'\"=!?- \n0x".utf8) + [0xFF]
+        for seed in Self.seeds {
+            let original = Array(seed.utf8)
+            for n in 0...original.count { exercise(String(decoding: original[..<n], as: UTF8.self)) }
+            for _ in 0..<400 {
+                var b = original
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    let i = Int.random(in: 0..<b.count, using: &rng)
+                    switch Int.random(in: 0..<3, using: &rng) {
+                    case 0: b[i] = interesting.randomElement(using: &rng) ?? 0
+                    case 1: b.remove(at: i)
+                    default: b.insert(contentsOf: b[i..<min(b.count, i + 8)], at: i)
+                    }
+                    if b.isEmpty { break }
+                }
+                exercise(String(decoding: b, as: UTF8.self))
+            }
+        }
+    }
+
+    private func exercise(_ text: String) {
+        if var p = try? StoragePool(xml: text) {
+            let xml = p.formatXML()
+            #expect((try? StoragePool(xml: xml))?.formatXML() == xml, "pool not idempotent for input:\n\(text)")
+            p.applyDefaults()
+            _ = p.formatXML(inactive: true)
+        }
+        if let v = try? StorageVolume(xml: text) {
+            let xml = v.formatXML()
+            #expect((try? StorageVolume(xml: xml))?.formatXML() == xml, "volume not idempotent for input:\n\(text)")
+        }
     }
 }

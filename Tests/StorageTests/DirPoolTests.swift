@@ -64,14 +64,16 @@ import Hypervisor
         let root = TempRoot()
         let m = StorageManager(root: root.path)
         let ref = try await m.defineStoragePool(xml: dirPoolXML("a", root.path + "/a"), flags: 0)
-        // Redefining without a uuid keeps the pool's uuid.
-        let again = try await m.defineStoragePool(xml: dirPoolXML("a", root.path + "/a2"), flags: 0)
+        // A redefinition carries the pool's uuid; without it, it clashes (libvirt's rule).
+        let u = ref.uuid.uuidString.lowercased()
+        let again = try await m.defineStoragePool(xml: dirPoolXML("a", root.path + "/a2", uuid: u), flags: 0)
         #expect(again == ref)
         #expect(try await m.storagePoolXML(ref, flags: .inactive).contains(root.path + "/a2"))
         let otherUUID = "c7a5fdbd-edaf-9455-926a-d65c16db1809"
         #expect(await errorText { _ = try await m.defineStoragePool(xml: dirPoolXML("a", root.path + "/x", uuid: otherUUID), flags: 0) }
                 == "operation failed: pool 'a' already exists with uuid \(ref.uuid.uuidString.lowercased())")
-        let u = ref.uuid.uuidString.lowercased()
+        #expect(await errorText { _ = try await m.defineStoragePool(xml: dirPoolXML("a", root.path + "/a2"), flags: 0) }?
+                    .hasPrefix("operation failed: pool 'a' already exists with uuid") == true)
         #expect(await errorText { _ = try await m.defineStoragePool(xml: dirPoolXML("b", root.path + "/b", uuid: u), flags: 0) }
                 == "operation failed: pool 'a' is already defined with uuid \(u)")
         #expect(await errorText { _ = try await m.defineStoragePool(xml: dirPoolXML("c", root.path + "/a2"), flags: 0) }

@@ -21,20 +21,24 @@ import Hypervisor
         #expect(v.type == "file" && v.key == sparse.key && v.targetPath == sparse.key && v.format == "raw")
         #expect(v.capacity == 64 << 20 && v.physical == 64 << 20 && (v.allocation ?? .max) < 1 << 20)
         #expect(v.targetPermissions?.mode == 0o600)
+        #expect(v.timestamps?.mtime?.split(separator: ".").last?.count == 9)
+        #expect(VolumeFiles.stamp(timespec(tv_sec: 5, tv_nsec: 7)) == "5.000000007")
 
         #expect(try await m.listAllStorageVolumes(pool, flags: 0).map(\.name) == ["full.img", "sparse.img"])
         #expect(try await m.lookupStorageVolume(key: sparse.key) == sparse)
         #expect(try await m.lookupStorageVolume(path: root.path + "/p/../p/sparse.img") == sparse)
         #expect(try await m.lookupStoragePool(volume: sparse) == pool)
         #expect(try await m.storageVolumePath(full) == root.path + "/p/full.img")
+        #expect(await errorText { _ = try await m.lookupStorageVolume(pool: pool, name: "..") }
+                == "Storage volume not found: no storage vol with matching name '..'")
         #expect(await errorText { _ = try await m.lookupStorageVolume(pool: pool, name: "nope") }
                 == "Storage volume not found: no storage vol with matching name 'nope'")
         #expect(await errorText { _ = try await m.createStorageVolume(pool, xml: volXML("sparse.img", capacity: 1), flags: []) }
-                == "storage volume name 'sparse.img' already in use.")
+                == "storage volume 'sparse.img' exists already")
         #expect(await errorText { _ = try await m.createStorageVolume(pool, xml: "<volume><name>x</name></volume>", flags: []) }
                 == "XML error: missing capacity element")
         #expect(await errorText { _ = try await m.createStorageVolume(pool, xml: volXML("m.img", capacity: 1), flags: .preallocMetadata) }
-                == "invalid argument: metadata preallocation only available with qcow2")
+                == "unsupported configuration: metadata preallocation is not supported for raw volumes")
 
         try await m.deleteStorageVolume(full, flags: [])
         #expect(!FileManager.default.fileExists(atPath: full.key))
@@ -58,7 +62,7 @@ import Hypervisor
         <backingStore><path>\(base.key)</path><format type='raw'/></backingStore></volume>
         """, flags: [])
         let v = try StorageVolume(xml: try await m.storageVolumeXML(overlay, flags: 0))
-        #expect(v.format == "qcow2" && v.capacity == 4 << 20 && v.compat == "1.1")
+        #expect(v.format == "qcow2" && v.capacity == 4 << 20)
         #expect(v.backingStore?.path == base.key && v.backingStore?.format == "raw")
         #expect((v.allocation ?? .max) < 1 << 20)
 
@@ -77,6 +81,13 @@ import Hypervisor
         #expect(rawInfo.capacity == 8 << 20)
         let bytes = try await readAll(try await m.downloadStorageVolume(raw, offset: 1 << 20, length: UInt64(pattern.count), flags: []))
         #expect(bytes == pattern)
+
+        // vol-clone: the source's own XML under a new name (its backing store and path included).
+        var cloneXML = try StorageVolume(xml: try await m.storageVolumeXML(overlay, flags: 0))
+        cloneXML.name = "cloned.qcow2"
+        let cloned = try await m.createStorageVolume(pool, xml: cloneXML.formatXML(), from: overlay, flags: [])
+        let clv = try StorageVolume(xml: try await m.storageVolumeXML(cloned, flags: 0))
+        #expect(clv.targetPath == root.path + "/p/cloned.qcow2" && clv.format == "qcow2" && clv.backingStore == nil)
 
         // Format detection on a file dropped into the pool by hand.
         _ = run(["qemu-img", "create", "-q", "-f", "qcow2", root.path + "/p/dropped", "1M"])
@@ -97,10 +108,13 @@ import Hypervisor
         try await m.resizeStorageVolume(raw, capacity: 2 << 20, flags: [.delta, .allocate])
         let grown = try await m.storageVolumeInfo(raw)
         #expect(grown.capacity == 10 << 20 && grown.allocation >= 2 << 20)
-        #expect(await errorText { try await m.resizeStorageVolume(raw, capacity: 1 << 20, flags: []) }
+        #expect(await errorText { try await m.resizeStorageVolume(raw, capacity: 4 << 20, flags: []) }
                 == "invalid argument: Can't shrink capacity below current capacity unless shrink flag explicitly specified")
-        try await m.resizeStorageVolume(raw, capacity: 1 << 20, flags: .shrink)
-        #expect(try await m.storageVolumeInfo(raw).capacity == 1 << 20)
+        // Not below the 2 MiB that are allocated, as libvirt.
+        #expect(await errorText { try await m.resizeStorageVolume(raw, capacity: 1 << 20, flags: .shrink) }
+                == "invalid argument: can't shrink capacity below existing allocation")
+        try await m.resizeStorageVolume(raw, capacity: 4 << 20, flags: .shrink)
+        #expect(try await m.storageVolumeInfo(raw).capacity == 4 << 20)
 
         let q = try await m.createStorageVolume(pool, xml: volXML("q.qcow2", capacity: 4 << 20, format: "qcow2"), flags: [])
         try await m.resizeStorageVolume(q, capacity: 16 << 20, flags: [])
@@ -116,12 +130,29 @@ import Hypervisor
         try await up.finish()
         try await m.wipeStorageVolume(raw, algorithm: .zero, flags: 0)
         let wiped = try await readAll(try await m.downloadStorageVolume(raw, offset: 0, length: 0, flags: []))
-        #expect(wiped.count == 1 << 20 && wiped.allSatisfy { $0 == 0 })
+        #expect(wiped.count == 4 << 20 && wiped.allSatisfy { $0 == 0 })
         try await m.wipeStorageVolume(q, algorithm: .zero, flags: 0)
         let qv = try StorageVolume(xml: try await m.storageVolumeXML(q, flags: 0))
         #expect(qv.format == "qcow2" && qv.capacity == 8 << 20)
         #expect(await errorText { try await m.wipeStorageVolume(q, algorithm: .dod, flags: 0) }?
                     .contains("wipe algorithm 'dod' (Corral implements zero)") == true)
+    }
+
+    @Test(.enabled(if: haveQemuImg)) func isoImagesAreDetectedAndCopiedAsRaw() async throws {
+        let root = TempRoot()
+        let m = StorageManager(root: root.path)
+        let pool = try await startedDirPool(m, root)
+        var iso = [UInt8](repeating: 0, count: 64 << 10)
+        iso.replaceSubrange(32769..<32774, with: Array("CD001".utf8))
+        _ = FileManager.default.createFile(atPath: root.path + "/p/boot.iso", contents: Data(iso))
+        let vol = try await m.lookupStorageVolume(pool: pool, name: "boot.iso")
+        var xml = try StorageVolume(xml: try await m.storageVolumeXML(vol, flags: 0))
+        #expect(xml.format == "iso")
+        xml.name = "copy.iso"
+        let copy = try await m.createStorageVolume(pool, xml: xml.formatXML(), from: vol, flags: [])
+        #expect(try await readAll(try await m.downloadStorageVolume(copy, offset: 0, length: 0, flags: [])) == iso)
+        let r = try await m.resolveDiskVolume(pool: "p", volume: "copy.iso")
+        #expect(r.format == "iso" && !r.isBlock)
     }
 
     @Test func uploadAndDownloadStreams() async throws {
@@ -163,7 +194,7 @@ import Hypervisor
             return out
         }
         #expect(results.filter { $0 == nil }.count == 1)
-        #expect(results.compactMap { $0 }.allSatisfy { $0 == "storage volume name 'same' already in use." })
+        #expect(results.compactMap { $0 }.allSatisfy { $0 == "storage volume 'same' exists already" })
         #expect(try await m.listAllStorageVolumes(pool, flags: 0).map(\.name) == ["same"])
     }
 
@@ -178,7 +209,7 @@ import Hypervisor
         let live = try #require(try StorageLock.tryAcquire(dir + ".corral-new-busy"))
         #expect(try await m.listAllStorageVolumes(pool, flags: 0).isEmpty)
         #expect(await errorText { _ = try await m.createStorageVolume(pool, xml: volXML("busy", capacity: 1), flags: []) }
-                == "storage volume name 'busy' already in use.")
+                == "storage volume 'busy' exists already")
         try await m.refreshStoragePool(pool, flags: 0)
         #expect(!FileManager.default.fileExists(atPath: dir + ".corral-new-ghost"))
         #expect(FileManager.default.fileExists(atPath: dir + ".corral-new-busy"))
