@@ -74,7 +74,7 @@ final class NamespacedDaemon {
         log = "\(root).corrald.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", ns.name, NetTestEnv.corrald ?? "corrald", "--root", root, "--network-mode", "system"]
+        process.arguments = ["netns", "exec", ns.name, NetTestEnv.corrald ?? "corrald", "--root", root, "--network-mode", "system", "--no-autostart"]
         let h = FileHandle(forWritingAtPath: log)
         process.standardOutput = h
         process.standardError = h
@@ -92,9 +92,19 @@ final class NamespacedDaemon {
         return try await RemoteDriver.connect(.unix(path: socket), name: "qemu:///system", keepalive: nil)
     }
 
+    /// Stops corrald, then whatever it left running under this root (guests and networks outlive
+    /// the daemon, as in libvirt): QEMU and dnsmasq, by the pids recorded in the root.
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
+        let fm = FileManager.default
+        var pidFiles = ((try? fm.contentsOfDirectory(atPath: "\(root)/run/qemu")) ?? []).map { "\(root)/run/qemu/\($0)/qemu.pid" }
+        pidFiles += ((try? fm.contentsOfDirectory(atPath: "\(root)/run/network")) ?? []).filter { $0.hasSuffix(".pid") }.map { "\(root)/run/network/\($0)" }
+        for file in pidFiles {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { continue }
+            kill(pid, SIGKILL)
+        }
     }
 }
 
@@ -150,7 +160,7 @@ struct NamespaceNATTests {
         defer { daemon.stop() }
         let d = try await daemon.connect()
 
-        // The default network was defined (autostart) on this first system-mode start.
+        // The default network was defined (autostart; --no-autostart keeps it down here) on this first system-mode start.
         let def = try await d.lookupNetwork(name: "default")
         #expect(try await d.networkAutostart(def))
 
@@ -167,7 +177,7 @@ struct NamespaceNATTests {
         #expect(kill(dnsmasqPid, 0) == 0)
 
         // A bridge name that exists, and an overlapping subnet: refused, nothing left behind.
-        try ns.exec(["/usr/sbin/ip", "link", "add", "taken0", "type", "dummy"])
+        try ns.exec(["/usr/sbin/ip", "link", "add", "taken0", "type", "bridge"])
         let taken = try await d.defineNetwork(xml: "<network><name>taken</name><bridge name='taken0'/><ip address='10.20.0.1' prefix='24'/></network>", flags: 0)
         await #expect { try await d.startNetwork(taken) } throws: { "\($0)".contains("bridge name 'taken0'") && "\($0)".contains("already in use") }
         let overlap = try await d.defineNetwork(xml: "<network><name>overlap</name><bridge name='virbr8'/><forward/><ip address='192.168.150.129' prefix='25'/></network>", flags: 0)

@@ -32,7 +32,7 @@ final class TempRoot {
                          "domain=lab.example", "local=/lab.example/", "server=9.9.9.9", "server=/corp/10.1.1.1", "no-resolv",
                          "host-record=db,192.168.50.5", "dhcp-range=192.168.50.100,192.168.50.199,255.255.255.0",
                          "dhcp-host=52:54:00:00:00:01,192.168.50.10,web", "dhcp-leasefile=/r/lab.leases",
-                         "dhcp-lease-max=100", "dhcp-authoritative"] {
+                         "dhcp-lease-max=100", "dhcp-authoritative", "no-ping"] {
             #expect(lines.contains(expected), "missing \(expected) in\n\(conf)")
         }
         // Bound to the bridge only.
