@@ -1,5 +1,6 @@
 import Foundation
 import Hypervisor
+import Synchronization
 import Testing
 @testable import RemoteProtocol
 
@@ -108,6 +109,33 @@ final class NamespacedDaemon {
     }
 }
 
+/// A guest console's output, collected in the background.
+final class ConsoleText: Sendable {
+    let stream: any ByteStream
+    private let text = Mutex("")
+    init(_ stream: any ByteStream) {
+        self.stream = stream
+        Task { [self] in
+            while let chunk = try? await stream.read() { text.withLock { $0 += String(decoding: chunk, as: UTF8.self) } }
+        }
+    }
+    /// Waits for `needle` after what earlier waits consumed, and consumes through it.
+    func waitFor(_ needle: String, seconds: Double) async -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            let found = text.withLock { t -> Bool in
+                guard let r = t.range(of: needle) else { return false }
+                t.removeSubrange(..<r.upperBound)
+                return true
+            }
+            if found { return true }
+            try? await Task.sleep(nanoseconds: 100_000_000)
+        }
+        return false
+    }
+    func send(_ s: String) async throws { try await stream.write(Array(s.utf8)) }
+}
+
 @Suite(.enabled(if: NetTestEnv.ready, "needs root, corrald, dnsmasq, nft and QEMU"), .serialized)
 struct NamespaceNATTests {
     static let natXML = """
@@ -210,6 +238,30 @@ struct NamespaceNATTests {
 
         // The guest answers on its leased address from the bridge's side.
         #expect((try? ns.exec(["/bin/busybox", "ping", "-c", "1", "-W", "5", lease.ipaddr])) != nil)
+
+        // Real virsh sees the same lease and address over the remote protocol.
+        let uri = "qemu+unix:///system?socket=\(daemon.socket)"
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/virsh") {
+            let leasesOut = try NetTestEnv.sh(["/usr/bin/virsh", "-c", uri, "net-dhcp-leases", "testnat"])
+            #expect(leasesOut.status == 0 && leasesOut.out.contains(mac) && leasesOut.out.contains("\(lease.ipaddr)/24"), "\(leasesOut.out)")
+            let ifaddr = try NetTestEnv.sh(["/usr/bin/virsh", "-c", uri, "domifaddr", "tinynet"])
+            #expect(ifaddr.status == 0 && ifaddr.out.contains("vnet0") && ifaddr.out.contains("\(lease.ipaddr)/24"), "\(ifaddr.out)")
+        }
+
+        // NAT: an "uplink" namespace with no route back to the guest subnet still gets answers,
+        // because the guest's packets leave masqueraded as the namespace's own address.
+        let uplink = try TestNamespace()
+        try ns.exec(["/usr/sbin/ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1"])
+        try ns.exec(["/usr/sbin/ip", "link", "set", "up1", "netns", uplink.name])
+        try ns.exec(["/usr/sbin/ip", "addr", "add", "198.51.100.1/24", "dev", "up0"])
+        try ns.exec(["/usr/sbin/ip", "link", "set", "up0", "up"])
+        try uplink.exec(["/usr/sbin/ip", "addr", "add", "198.51.100.2/24", "dev", "up1"])
+        try uplink.exec(["/usr/sbin/ip", "link", "set", "up1", "up"])
+        let console = ConsoleText(try await d.openConsole(dom, devName: nil, force: false))
+        try await console.send("\n")
+        #expect(await console.waitFor("tiny# ", seconds: 60))
+        try await console.send("ping -c 2 -W 3 198.51.100.2\n")
+        #expect(await console.waitFor("2 packets received", seconds: 20))
 
         // Stopping the guest removes its tap; destroying the network removes bridge, rules and dnsmasq.
         try await d.destroyDomain(dom, flags: 0)
