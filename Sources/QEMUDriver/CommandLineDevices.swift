@@ -355,11 +355,8 @@ extension ArgvBuilder {
             case ("network", .user(let options)?):
                 netdev = try userNetdev(id: id, options: options, net, what)
             case ("network", .tap(let tap)?), ("bridge", .tap(let tap)?):
-                // The driver created the tap and enslaved it to the bridge; QEMU only opens it. Without
-                // vnet_hdr the host completes checksums before frames reach the guest, so DHCP clients
-                // on raw sockets never see offload-pending ones (libvirt adds an iptables CHECKSUM
-                // rule for that; nftables has none).
-                netdev = ["type": "tap", "id": .string(id), "ifname": .string(tap), "vnet_hdr": false,
+                // The driver created the tap and enslaved it to the bridge; QEMU only opens it.
+                netdev = ["type": "tap", "id": .string(id), "ifname": .string(tap),
                           "script": "no", "downscript": "no"]
             case ("network", _), ("bridge", _):
                 throw DomainXMLError("\(what): the host side of this interface was not set up (network '\(net.sourceNetwork ?? net.sourceBridge ?? "?")')")

@@ -25,8 +25,8 @@ import Testing
             <interface type='bridge'><source bridge='br0'/><model type='e1000'/></interface>
             """
         #expect(try netdevs(nics, backends: [0: .tap("vnet0"), 1: .tap("vnet1")]) == [
-            #"{"type":"tap","id":"hostnet0","ifname":"vnet0","vnet_hdr":false,"script":"no","downscript":"no"}"#,
-            #"{"type":"tap","id":"hostnet1","ifname":"vnet1","vnet_hdr":false,"script":"no","downscript":"no"}"#,
+            #"{"type":"tap","id":"hostnet0","ifname":"vnet0","script":"no","downscript":"no"}"#,
+            #"{"type":"tap","id":"hostnet1","ifname":"vnet1","script":"no","downscript":"no"}"#,
         ])
     }
 
