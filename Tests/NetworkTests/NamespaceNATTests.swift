@@ -70,12 +70,19 @@ final class NamespacedDaemon {
     let log: String
     var socket: String { "\(root)/run/libvirt-sock" }
 
-    init(_ ns: TestNamespace, root: String) throws {
+    /// `shellPrefix`: a shell snippet run in the namespace before exec'ing corrald (e.g. a private mount).
+    init(_ ns: TestNamespace, root: String, shellPrefix: String? = nil) throws {
         self.root = root
         log = "\(root).corrald.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", ns.name, NetTestEnv.corrald ?? "corrald", "--root", root, "--network-mode", "system", "--no-autostart"]
+        let daemon = [NetTestEnv.corrald ?? "corrald", "--root", root, "--network-mode", "system", "--no-autostart"]
+        if let shellPrefix {
+            process.arguments = ["netns", "exec", ns.name, "/usr/bin/unshare", "--mount", "--propagation", "private",
+                                 "/bin/sh", "-c", "\(shellPrefix) && exec \"$0\" \"$@\""] + daemon
+        } else {
+            process.arguments = ["netns", "exec", ns.name] + daemon
+        }
         let h = FileHandle(forWritingAtPath: log)
         process.standardOutput = h
         process.standardError = h
@@ -273,6 +280,25 @@ struct NamespaceNATTests {
         for _ in 0..<50 where !gone { gone = kill(dnsmasqPid, 0) != 0; if !gone { try await Task.sleep(nanoseconds: 50_000_000) } }
         #expect(gone)
         try await d.undefineDomain(dom, flags: 0)
+        await d.close()
+    }
+
+    /// Without dnsmasq (hidden by a private bind mount, for this daemon only) a network with DHCP
+    /// does not start, says why, and leaves no bridge or rules behind.
+    @Test func missingDnsmasqIsAClearErrorAndNothingIsLeft() async throws {
+        let ns = try TestNamespace()
+        let root = "/tmp/corral-nettest-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: "\(root).corrald.log") }
+        let daemon = try NamespacedDaemon(ns, root: root, shellPrefix: "mount --bind /dev/null /usr/sbin/dnsmasq")
+        defer { daemon.stop() }
+        let d = try await daemon.connect()
+        let net = try await d.defineNetwork(xml: Self.natXML, flags: 0)
+        await #expect { try await d.startNetwork(net) } throws: { "\($0)".contains("dnsmasq is not installed") }
+        #expect(try await !d.networkIsActive(net))
+        #expect(!ns.linkExists("virbr9"))
+        #expect((try? ns.exec(["/usr/sbin/nft", "list", "table", "ip", "corral_virbr9"])) == nil)
+        // The host's dnsmasq was never hidden from anyone else.
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq"))
         await d.close()
     }
 }
