@@ -166,7 +166,9 @@ extension QEMUDriver {
         case .interface(var net):
             let n = Self.nextAliasNumber("net", in: live.devices.interfaces.compactMap(\.alias))
             let (alias, netdevID) = ("net\(n)", "hostnet\(n)")
-            // The argv builder's own NIC code (netdev + device), run for this one interface.
+            // The argv builder's own NIC code (netdev + device), run for this one interface: the
+            // one place a NIC's netdev is made. A type='network'/'bridge' NIC needs its host side
+            // set up first and passed in as the context's backend of interface 0 (`prepare:`).
             var one = updated
             one.devices.interfaces = [net]
             var b = try deviceBuilder(one)
@@ -203,6 +205,20 @@ extension QEMUDriver {
             try await withMonitor(name) { qmp in try await qmp.execute("device_add", arguments: renamed) }
             input.alias = alias
             updated.replaceDevice(at: slot, with: .input(input))
+        case .hostdev(var hostdev):
+            guard hostdev.type == "usb" else {
+                throw VirError(.operationUnsupported, "Operation not supported: live attach of hostdev type '\(hostdev.type)' is not supported", domain: .qemu)
+            }
+            let alias = "hostdev\(Self.nextAliasNumber("hostdev", in: live.devices.hostdevs.compactMap(\.alias)))"
+            var one = updated
+            one.devices.hostdevs = [hostdev]
+            var b = try deviceBuilder(one)
+            try argv { try b.buildHostdevs() }
+            guard let device = try Self.options(b.args, "-device").first else { throw VirError.internalError("no device built for the hostdev") }
+            let renamed = Self.renamed(device, ["id": alias])
+            try await withMonitor(name) { qmp in try await qmp.execute("device_add", arguments: renamed) }
+            hostdev.alias = alias
+            updated.replaceDevice(at: slot, with: .hostdev(hostdev))
         default:
             throw VirError(.operationUnsupported, "Operation not supported: live attach of device '\(dev.elementName)' is not supported", domain: .qemu)
         }
@@ -238,6 +254,9 @@ extension QEMUDriver {
                 throw VirError(.operationUnsupported, "Operation not supported: input device on bus '\(input.bus ?? "ps2")' cannot be detached", domain: .qemu)
             }
             let alias = input.alias ?? aliases.inputs[slot.index]
+            try await withMonitor(name) { qmp in try await Self.deleteDevice(qmp, alias) }
+        case .hostdev(let hostdev) where hostdev.type == "usb":
+            let alias = hostdev.alias ?? aliases.hostdevs[slot.index]
             try await withMonitor(name) { qmp in try await Self.deleteDevice(qmp, alias) }
         default:
             throw VirError(.operationUnsupported, "Operation not supported: live detach of device '\(dev.elementName)' is not supported", domain: .qemu)
@@ -282,20 +301,10 @@ extension QEMUDriver {
                 _ = try argv { try builder.buildBlockdevs(media, number: number, "disk '\(target)'") }
                 blockdevs = try Self.split(builder.args).blockdevs
             }
-            if try await !Self.trayOpen(qmp, device: alias) {
-                try await qmp.execute("blockdev-open-tray", arguments: ["id": .string(alias), "force": .bool(force)])
-                if !force {
-                    // A guest that locked the tray only gets an eject request: wait for it to comply.
-                    let deadline = Date().addingTimeInterval(5)
-                    while try await !Self.trayOpen(qmp, device: alias) {
-                        guard Date() < deadline else {
-                            throw VirError.operationFailed("timed out waiting to open tray of '\(target)'")
-                        }
-                        try await Task.sleep(nanoseconds: 100_000_000)
-                    }
-                }
+            try await Self.openTray(qmp, alias, force: force, target: target)
+            try await Self.withTrayOpen(qmp, alias, force: force, target: target) {
+                try await qmp.execute("blockdev-remove-medium", arguments: ["id": .string(alias)])
             }
-            try await qmp.execute("blockdev-remove-medium", arguments: ["id": .string(alias)])
             if let oldNode { await Self.deleteNodes(qmp, oldNode) }
             var added: [String] = []
             do {
@@ -304,7 +313,9 @@ extension QEMUDriver {
                     if let n = b["node-name"]?.string { added.append(n) }
                 }
                 if let format = added.last {
-                    try await qmp.execute("blockdev-insert-medium", arguments: ["id": .string(alias), "node-name": .string(format)])
+                    try await Self.withTrayOpen(qmp, alias, force: force, target: target) {
+                        try await qmp.execute("blockdev-insert-medium", arguments: ["id": .string(alias), "node-name": .string(format)])
+                    }
                 }
                 try await qmp.execute("blockdev-close-tray", arguments: ["id": .string(alias)])
             } catch {
@@ -332,11 +343,14 @@ extension QEMUDriver {
         }
     }
 
-    /// An argv builder over `def`, for building one device the way the start did.
-    func deviceBuilder(_ def: Domain) throws -> ArgvBuilder {
+    /// An argv builder over `def`, for building one device the way the start did. `prepare`
+    /// fills in what the start resolves before building (e.g. a hotplugged NIC's host backend).
+    func deviceBuilder(_ def: Domain, prepare: (inout QEMULaunchContext) -> Void = { _ in }) throws -> ArgvBuilder {
         let emulator = emulatorPath(for: def)
         let caps = try capabilities(emulator: emulator)
-        return try argv { try ArgvBuilder(domain: def, context: state.launchContext(def.name, accel: try accelerator(for: def)), caps: caps) }
+        var context = state.launchContext(def.name, accel: try accelerator(for: def))
+        prepare(&context)
+        return try argv { try ArgvBuilder(domain: def, context: context, caps: caps) }
     }
 
     /// The argv builder's complaints are configuration errors, as at start.
@@ -404,11 +418,39 @@ extension QEMUDriver {
         try await blockInfo(qmp, device: device)?["inserted"]?["node-name"]?.string
     }
 
-    static func trayOpen(_ qmp: QMPClient, device: String) async throws -> Bool {
+    /// Whether the tray of `device` is open; nil for tray-less drives (floppies), whose media
+    /// commands need no tray moves (as libvirt's diskPriv->tray).
+    static func trayOpen(_ qmp: QMPClient, device: String) async throws -> Bool? {
         guard let info = try await blockInfo(qmp, device: device) else {
             throw VirError.internalError("QEMU has no drive for device '\(device)'")
         }
-        return info["tray_open"]?.bool ?? false
+        return info["tray_open"]?.bool
+    }
+
+    /// Opens the tray of `alias`. Without force a guest that locked it only gets an eject
+    /// request, so wait (as libvirt, 5 s) for it to comply.
+    static func openTray(_ qmp: QMPClient, _ alias: String, force: Bool, target: String) async throws {
+        guard try await trayOpen(qmp, device: alias) == false else { return }
+        try await qmp.execute("blockdev-open-tray", arguments: ["id": .string(alias), "force": .bool(force)])
+        let deadline = Date().addingTimeInterval(5)
+        while try await trayOpen(qmp, device: alias) == false {
+            guard Date() < deadline else { throw VirError.operationFailed("timed out waiting to open tray of '\(target)'") }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+    }
+
+    /// Runs a medium command that needs an open tray; a guest may close the tray in between
+    /// (SeaBIOS's boot probe loads the medium), so reopen and retry a few times.
+    static func withTrayOpen(_ qmp: QMPClient, _ alias: String, force: Bool, target: String,
+                             _ body: () async throws -> Void) async throws {
+        for attempt in 1... {
+            do {
+                try await body()
+                return
+            } catch QMPError.command(_, let desc) where desc.hasPrefix("Tray of") && desc.hasSuffix("is not open") && attempt < 5 {
+                try await openTray(qmp, alias, force: force, target: target)
+            }
+        }
     }
 
     /// Removes a format node and, by the start's naming, its storage node.
@@ -457,6 +499,7 @@ extension QEMUDriver {
         var disks: [String] = []
         var interfaces: [String] = []
         var inputs: [String] = []
+        var hostdevs: [String] = []
     }
 
     func liveAliases(_ def: Domain) -> DeviceAliases {
@@ -469,6 +512,7 @@ extension QEMUDriver {
         }
         out.interfaces = def.devices.interfaces.enumerated().map { known($1.alias) ?? "net\($0)" }
         out.inputs = def.devices.inputs.enumerated().map { known($1.alias) ?? "input\($0)" }
+        out.hostdevs = def.devices.hostdevs.enumerated().map { known($1.alias) ?? "hostdev\($0)" }
         return out
     }
 
@@ -494,6 +538,7 @@ extension QEMUDriver {
         for i in live.devices.disks.indices where !a.disks[i].isEmpty { live.devices.disks[i].alias = a.disks[i] }
         for i in live.devices.interfaces.indices { live.devices.interfaces[i].alias = a.interfaces[i] }
         for i in live.devices.inputs.indices { live.devices.inputs[i].alias = a.inputs[i] }
+        for i in live.devices.hostdevs.indices { live.devices.hostdevs[i].alias = a.hostdevs[i] }
         return live
     }
 }

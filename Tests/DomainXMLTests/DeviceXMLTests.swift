@@ -85,3 +85,40 @@ struct DeviceXMLTests {
         #expect(d.count(of: "interface") == 2)
     }
 }
+
+/// Mangled device elements are rejected or accepted, never crash; accepted ones format to a fixed
+/// point and can be looked up in, added to and removed from a domain.
+@Test func mangledDeviceXMLNeverCrashes() throws {
+    let seeds = [
+        "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='/x.iso'/><target dev='sda' bus='scsi'/><readonly/><address type='drive' controller='0' bus='0' target='0' unit='0'/></disk>",
+        "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/><alias name='net1'/></interface>",
+        "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>",
+        "<controller type='scsi' index='1' model='virtio-scsi'/>",
+        "<input type='tablet' bus='usb'><address type='usb' bus='0' port='1'/></input>",
+    ]
+    let base = try Domain(xml: "<domain type='qemu'><name>f</name><memory>1024</memory><os><type>hvm</type></os><devices>\(seeds[0])\(seeds[1])</devices></domain>")
+    var rng = SplitMix64(state: 42)
+    let interesting: [UInt8] = Array("<>/&;'\"=!?-# \n\0x".utf8) + [0xFF, 0xC3]
+    for seed in seeds {
+        let original = Array(seed.utf8)
+        for _ in 0..<300 {
+            var b = original
+            for _ in 0..<Int.random(in: 1...6, using: &rng) where !b.isEmpty {
+                let i = Int.random(in: 0..<b.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: b[i] = UInt8.random(in: 0...255, using: &rng)
+                case 1: b[i] = interesting.randomElement(using: &rng) ?? 0
+                default: b.remove(at: i)
+                }
+            }
+            guard let dev = try? DomainDevice(xml: String(decoding: b, as: UTF8.self)) else { continue }
+            let xml = dev.formatXML()
+            let again = try? DomainDevice(xml: xml)
+            #expect(again?.formatXML() == xml, "not a fixed point: \(xml)")
+            var d = base
+            if let slot = try? d.findDevice(dev) { d.removeDevice(at: slot) }
+            try? d.addDevice(dev)
+            _ = d.formatXML()
+        }
+    }
+}

@@ -94,32 +94,57 @@ struct DeviceChangeQEMUTests {
         try makeISO(isoA, content: "A\n")
         try makeISO(isoB, content: "B\n")
         let d = try root.driver()
-        // Transient, with an empty IDE drive and a SCSI one holding A.
+        // Transient, with an empty IDE drive, a SCSI one holding A and a USB stick.
+        let stick = "\(root.path)/stick.img"
+        _ = FileManager.default.createFile(atPath: stick, contents: Data(count: 1 << 20))
         let xml = biosOnlyXML("media", extraDevices: """
 
             <controller type='scsi' model='virtio-scsi'/>
             <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>
             <disk type='file' device='cdrom'><source file='\(isoA)'/><target dev='sda' bus='scsi'/></disk>
+            <disk type='file' device='disk'><source file='\(stick)'/><target dev='sdd' bus='usb'/></disk>
+            <disk type='file' device='floppy'><target dev='fda'/></disk>
         """)
         let dom = try await d.createDomain(xml: xml, flags: [])
         var live = try Domain(xml: try await d.domainXML(dom, flags: []))
-        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0"])
+        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "usb-disk3", "fdc0-0-0"])
+        // The aliases are QEMU's ids: a device present since boot is detached like a hotplugged one.
+        try await d.detachDevice(dom, xml: "<disk type='file'><source file='\(stick)'/><target dev='sdd'/></disk>", flags: .live)
+        let afterStick = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
+        #expect(!(afterStick.array ?? []).contains { $0["inserted"]?["file"]?.string == stick })
 
         let cfg = await errorMessage { try await d.attachDevice(dom, xml: "<input type='tablet' bus='usb'/>", flags: .config) }
         #expect(cfg?.message == "Requested operation is not valid: transient domains do not have any persistent config")
 
-        // Insert into the empty drive, change, eject, as virsh change-media sends them.
-        var hdc = try diskElement(try await d.domainXML(dom, flags: []), "hdc")
-        hdc.sourcePath = isoB
-        try await d.updateDevice(dom, xml: DomainDevice.disk(hdc).formatXML(), flags: .live)
+        // Insert into the empty drive with the very XML `virsh change-media media hdc B --update
+        // --print-xml` prints (virsh edits the live <disk> client side: double quotes, blank lines).
+        try await d.updateDevice(dom, xml: """
+            <disk type="file" device="cdrom">
+                  <driver name="qemu" type="raw"/>
+                  
+                  <source file="\(isoB)"/>
+                  <target dev="hdc" bus="ide"/>
+                  <readonly/>
+                  <alias name="ide0-1-0"/>
+                  <address type="drive" controller="0" bus="1" target="0" unit="0"/>
+                </disk>
+            """, flags: .live)
         var sda = try diskElement(try await d.domainXML(dom, flags: []), "sda")
         sda.sourcePath = isoB
         try await d.updateDevice(dom, xml: DomainDevice.disk(sda).formatXML(), flags: .current)
         live = try Domain(xml: try await d.domainXML(dom, flags: []))
-        #expect(live.devices.disks.map(\.sourcePath) == [isoB, isoB])
+        #expect(live.devices.disks.map(\.sourcePath) == [isoB, isoB, nil])
         let inserted = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
         let files = (inserted.array ?? []).compactMap { $0["inserted"]?["file"]?.string }
         #expect(files == [isoB, isoB])
+
+        // A floppy takes media the same way.
+        let floppy = "\(root.path)/floppy.img"
+        _ = FileManager.default.createFile(atPath: floppy, contents: Data(count: 1_474_560))
+        try await d.updateDevice(dom, xml: "<disk type='file' device='floppy'><source file='\(floppy)'/><target dev='fda'/></disk>", flags: .live)
+        #expect(try diskElement(try await d.domainXML(dom, flags: []), "fda").sourcePath == floppy)
+        try await d.updateDevice(dom, xml: "<disk type='file' device='floppy'><target dev='fda'/></disk>", flags: .live)
+        #expect(try diskElement(try await d.domainXML(dom, flags: []), "fda").sourcePath == nil)
 
         // A missing image: clear error, old medium kept.
         sda.sourcePath = "\(root.path)/missing.iso"
@@ -144,6 +169,28 @@ struct DeviceChangeQEMUTests {
         #expect(!live.devices.inputs.contains { $0.type == "tablet" })
         let gone = await errorMessage { try await d.detachDevice(dom, xml: "<input type='tablet' bus='usb'/>", flags: .live) }
         #expect(gone?.message == "matching input device not found")
+
+        // SCSI and USB disks plug without the guest's help (no OS here to answer a PCI unplug).
+        let blank = "\(root.path)/blank.img", blank2 = "\(root.path)/blank2.img"
+        _ = FileManager.default.createFile(atPath: blank, contents: Data(count: 1 << 20))
+        _ = FileManager.default.createFile(atPath: blank2, contents: Data(count: 1 << 20))
+        try await d.attachDevice(dom, xml: "<disk type='file'><source file='\(blank)'/><target dev='sdb' bus='scsi'/></disk>", flags: .live)
+        try await d.attachDevice(dom, xml: "<disk type='file'><source file='\(blank2)'/><target dev='sdc' bus='usb'/><readonly/></disk>", flags: .live)
+        live = try Domain(xml: try await d.domainXML(dom, flags: []))
+        #expect(live.devices.disks.map(\.alias) == ["ide0-1-0", "scsi0-0-0-0", "scsi0-0-0-1", "fdc0-0-0", "usb-disk2"])
+        let qdevs = try await d.withMonitor("media") { qmp in try await qmp.execute("query-block") }
+        #expect((qdevs.array ?? []).compactMap { $0["inserted"]?["file"]?.string }.filter { $0 == blank || $0 == blank2 }.count == 2)
+        try await d.detachDevice(dom, xml: "<disk><target dev='sdc'/></disk>", flags: .live)
+        try await d.detachDevice(dom, xml: "<disk><target dev='sdb'/></disk>", flags: .live)
+        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.disks.map(\.targetDev) == ["hdc", "sda", "fda"])
+        let left = try await d.withMonitor("media") { qmp in try await qmp.execute("query-named-block-nodes", arguments: ["flat": true]) }
+        #expect((left.array ?? []).count == 2)
+
+        // A USB host device by vendor/product (QEMU waits for it to show up on the host).
+        try await d.attachDevice(dom, xml: "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1d6b'/><product id='0xfffe'/></source></hostdev>", flags: .live)
+        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.hostdevs.map(\.alias) == ["hostdev0"])
+        try await d.detachDevice(dom, xml: "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1d6b'/><product id='0xfffe'/></source></hostdev>", flags: .live)
+        #expect(try Domain(xml: try await d.domainXML(dom, flags: [])).devices.hostdevs.isEmpty)
 
         // Disks on buses that cannot be unplugged say so.
         let ide = await errorMessage { try await d.detachDevice(dom, xml: "<disk><target dev='hdc'/></disk>", flags: .live) }
@@ -193,6 +240,17 @@ struct DeviceChangeGuestTests {
         try await readCD()
         #expect(await console.waitFor("medium-bravo", seconds: 20))
         #expect(await console.waitFor("ENDREAD", seconds: 10))
+
+        // A mounted CD-ROM has its tray locked: without --force the change times out (the guest
+        // only got an eject request) and the medium stays; the guest still reads it.
+        try await console.send("mount -t iso9660 -o ro /dev/sr0 /mnt/cdrom && echo MOUNT\"\"ED\n")
+        #expect(await console.waitFor("MOUNTED", seconds: 20))
+        sda.sourcePath = isoA
+        let locked = await errorMessage { try await d.updateDevice(dom, xml: DomainDevice.disk(sda).formatXML(), flags: .live) }
+        #expect(locked?.message == "operation failed: timed out waiting to open tray of 'sda'")
+        #expect(try diskElement(try await d.domainXML(dom, flags: []), "sda").sourcePath == isoB)
+        try await console.send("cat /mnt/cdrom/hello.txt; umount /mnt/cdrom\n")
+        #expect(await console.waitFor("medium-bravo", seconds: 20))
 
         // --eject: no medium for the guest.
         sda.sourcePath = nil
