@@ -107,8 +107,14 @@ struct VirshObjectInteropTests {
             _ = try? d.virsh("destroy", "tiny")
             d.stop()
         }
-        // The tiny guest plus an empty CD-ROM on virtio-scsi (the guest contract's layout).
-        let withCD = try String(contentsOfFile: xml, encoding: .utf8).replacingOccurrences(of: "    <interface type='user'>", with: """
+        // The tiny guest plus an empty CD-ROM on virtio-scsi (the guest contract's layout), on
+        // its own copy of the data disk (other suites may run the tiny guest at the same time,
+        // and QEMU locks its disks).
+        let dataDisk = URL(fileURLWithPath: xml).deletingLastPathComponent().appendingPathComponent("data.qcow2").path
+        try FileManager.default.copyItem(atPath: dataDisk, toPath: "\(d.root)/data.qcow2")
+        let withCD = try String(contentsOfFile: xml, encoding: .utf8)
+            .replacingOccurrences(of: dataDisk, with: "\(d.root)/data.qcow2")
+            .replacingOccurrences(of: "    <interface type='user'>", with: """
                 <disk type='file' device='cdrom'>
                   <driver name='qemu' type='raw'/>
                   <target dev='sda' bus='scsi'/>
