@@ -373,7 +373,7 @@ public actor ClientSession {
     }
 
     /// Registers an upload opened by the running call: the client's STREAM data goes to
-    /// `stream`, its finish commits (finish()), its abort discards (close()).
+    /// `stream`, its finish commits (finish()), its abort ends it without committing (close()).
     func addUploadStream(procedure: Int32, _ stream: any ByteStream, sparse: Bool) {
         streams[Self.currentSerial] = OpenStream(procedure: procedure, stream: stream, pump: nil, upload: true, sparse: sparse)
     }
