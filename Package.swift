@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "DomainXML", "Hypervisor"]),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "DomainXML", "Hypervisor", "RemoteProtocol"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
-        .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor"]),
+        .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor", "Network"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
         .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral", "GuestFS"]),
         .testTarget(name: "RemoteProtocolTests", dependencies: [

@@ -260,6 +260,7 @@ enum NetworkParser {
         }
         if let d = r.child("domain", where: { $0.has("name") }) {
             var dom = NetworkDomain(name: d.attr("name") ?? "")
+            guard isHostName(dom.name) else { throw err("XML error: invalid domain name '\(dom.name)' in network '\(n.name)'") }
             dom.localOnly = try d.yesNo("localOnly")
             dom.extra = d.leftover()
             n.domain = dom
@@ -278,6 +279,9 @@ enum NetworkParser {
             f.mode = mode
         }
         f.dev = r.attr("dev")
+        if let dev = f.dev, !isInterfaceName(dev) {
+            throw err("XML error: invalid forward dev '\(dev)': interface names are 1-15 letters, digits, '-', '_' or '.', not starting with '-'")
+        }
         if let nat = r.child("nat") {
             guard (f.mode ?? "nat") == "nat" else {
                 throw err("XML error: the <nat> element can only be used when <forward> 'mode' is 'nat'")
@@ -309,10 +313,8 @@ enum NetworkParser {
 
     static func bridge(_ r: ElementReader) throws(DomainXMLError) -> NetworkBridge {
         var b = NetworkBridge(name: r.attr("name"))
-        if let name = b.name {
-            guard !name.isEmpty, name.utf8.count <= 15, !name.contains("/"), !name.contains(where: { $0 == " " || $0 == ":" }) else {
-                throw err("XML error: invalid bridge name '\(name)': interface names are 1-15 characters without '/', ':' or spaces")
-            }
+        if let name = b.name, !isInterfaceName(name.replacingOccurrences(of: "%d", with: "0")) {
+            throw err("XML error: invalid bridge name '\(name)': interface names are 1-15 letters, digits, '-', '_' or '.', not starting with '-'")
         }
         if let stp = r.attr("stp") {
             guard stp == "on" || stp == "off" else { throw err("XML error: invalid value '\(stp)' for bridge stp: expected 'on' or 'off'") }
@@ -343,6 +345,7 @@ enum NetworkParser {
             for n in h.children("hostname") {
                 let t = n.text.trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !t.isEmpty else { throw err("XML error: missing hostname in network's DNS host definition") }
+                guard isHostName(t) else { throw err("XML error: invalid hostname '\(t)' in network's DNS host definition") }
                 names.append(t)
                 h.keep(n, as: "hostname")
             }
@@ -402,6 +405,7 @@ enum NetworkParser {
         }
         for h in r.children("host") {
             var host = NetworkDHCP.Host(mac: nil, name: h.attr("name"), ip: h.attr("ip"))
+            if let n = host.name, !isHostName(n) { throw err("XML error: invalid DHCP host name '\(n)' in network '\(network)'") }
             host.id = h.attr("id")
             if let m = h.attr("mac") {
                 guard let mac = normalizeMAC(m) else { throw err("XML error: cannot parse MAC address '\(m)' in network '\(network)'") }
@@ -437,6 +441,18 @@ enum NetworkParser {
             throw err("unsupported configuration: network '\(n.name)' with forward mode 'open' needs at least one <ip>")
         }
     }
+}
+
+/// What Linux accepts and what is safe to hand to ip, nft and dnsmasq verbatim.
+func isInterfaceName(_ s: String) -> Bool {
+    !s.isEmpty && s.utf8.count <= 15 && !s.hasPrefix("-") && s != "." && s != ".."
+        && s.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "-_.".unicodeScalars.contains($0) }
+}
+
+/// DNS names (and DHCP host names): letters, digits, '-', '_' and '.', as dnsmasq takes them in its configuration.
+func isHostName(_ s: String) -> Bool {
+    !s.isEmpty && s.utf8.count <= 253 && !s.hasPrefix("-")
+        && s.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "-_.".unicodeScalars.contains($0) }
 }
 
 // MARK: - Formatting

@@ -61,6 +61,10 @@ enum Dnsmasq {
             }
             if !dhcp.ranges.isEmpty || !dhcp.hosts.isEmpty {
                 lines += ["dhcp-no-override", "dhcp-authoritative", "dhcp-leasefile=\(leaseFile)"]
+                // The subnet is private to this bridge, so dnsmasq's ping before a first offer (seconds)
+                // guards against nothing; skipping it answers the first DISCOVER, which fast-booting
+                // guests with short DHCP timeouts (the tiny guest's udhcpc) need.
+                lines.append("no-ping")
                 if leaseMax > 0 { lines.append("dhcp-lease-max=\(leaseMax)") }
             }
         }

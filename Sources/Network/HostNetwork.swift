@@ -10,29 +10,64 @@ import Glibc
 enum Host {
     struct CommandError: Error { var message: String }
 
-    /// Runs a tool; a non-zero exit throws with the command and its stderr.
+    /// Runs a tool and waits for it; a non-zero exit throws with the command and its stderr.
+    ///
+    /// Spawned directly rather than with Foundation's Process: a daemon started here (dnsmasq)
+    /// must not inherit this process's blocked and ignored signals (it would never see SIGTERM)
+    /// nor any descriptor besides stdin/stdout/stderr. stderr goes to a temporary file, so a
+    /// daemonizing tool whose background half keeps it open cannot make us wait.
     static func run(_ argv: [String], stdin: String? = nil) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        let err = Pipe()
-        let input = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        p.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        do { try p.run() } catch {
-            throw VirError(.systemError, "cannot run \(argv[0]): \(error.localizedDescription)", domain: .net)
-        }
+        var input: String?
         if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try? input.fileHandleForWriting.close()
+            input = NSTemporaryDirectory() + "corral-net-in.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+            try Files.writeAtomically(stdin, to: input ?? "", mode: 0o600)
         }
-        // One pipe only, read to its end before waiting: the tool can never block on it.
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let msg = String(decoding: errData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw VirError(.systemError, "\(argv.joined(separator: " ")) failed: \(msg.isEmpty ? "exit status \(p.terminationStatus)" : msg)", domain: .net)
+        let errPath = NSTemporaryDirectory() + "corral-net-err.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(errPath); if let input { unlink(input) } }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, input ?? "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        closeOtherDescriptorsOnExec()
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, environ)
+        guard rc == 0 else {
+            throw VirError(.systemError, "cannot run \(argv[0]): \(String(cString: strerror(rc)))", domain: .net)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let msg = (Files.read(errPath) ?? "").prefix(4096).trimmingCharacters(in: .whitespacesAndNewlines)
+            let how = exited ? "exit status \(code)" : "signal \(status & 0x7f)"
+            throw VirError(.systemError, "\(argv.joined(separator: " ")) failed: \(msg.isEmpty ? how : msg)", domain: .net)
+        }
+    }
+
+    /// Marks every descriptor above stderr close-on-exec (a lock or socket fd leaking into dnsmasq would live as long as it).
+    private static func closeOtherDescriptorsOnExec() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            guard let fd = Int32(name), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
         }
     }
 

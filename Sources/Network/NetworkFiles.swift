@@ -42,7 +42,7 @@ struct NetworkPaths: Sendable {
 
     /// Names of the `.xml` files in `dir`.
     static func names(in dir: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".xml") && !$0.hasPrefix(".") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".xml") }
             .map { String($0.dropLast(4)) }
     }
 }

@@ -169,7 +169,7 @@ public actor NetworkManager {
         try await withLock {
             let e = try resolve(ref)
             guard e.config != nil else {
-                throw VirError(.operationInvalid, "Requested operation is not valid: network '\(e.name)' is not persistent", domain: .net)
+                throw VirError(.operationInvalid, "Requested operation is not valid: cannot undefine transient network", domain: .net)
             }
             // An active network stays up as a transient one, as in libvirt.
             Files.remove(paths.autostart(e.name))
@@ -399,8 +399,10 @@ public actor NetworkManager {
         let v4 = live.ipv4?.prefixLength ?? 24
         let v6 = live.ips.first { !$0.isIPv4 }?.prefixLength ?? 64
         let want = mac?.lowercased()
+        let now = Int64(Date().timeIntervalSince1970)
+        // Like libvirt, leases past their expiry are left out even before dnsmasq drops them from the file.
         return Dnsmasq.parseLeases(text, bridge: bridge, prefixV4: UInt32(v4), prefixV6: UInt32(v6))
-            .filter { want == nil || $0.mac == want }
+            .filter { (want == nil || $0.mac == want) && ($0.expiryTime == 0 || $0.expiryTime > now) }
     }
 
     /// Every active network's leases, for domifaddr (source=lease) of a guest's MACs.

@@ -372,7 +372,8 @@ extension ArgvBuilder {
                 netdev = try userNetdev(id: id, options: options, net, what)
             case ("network", .tap(let tap)?), ("bridge", .tap(let tap)?):
                 // The driver created the tap and enslaved it to the bridge; QEMU only opens it.
-                netdev = ["type": "tap", "id": .string(id), "ifname": .string(tap), "script": "no", "downscript": "no"]
+                netdev = ["type": "tap", "id": .string(id), "ifname": .string(tap),
+                          "script": "no", "downscript": "no"]
             case ("network", _), ("bridge", _):
                 throw DomainXMLError("\(what): the host side of this interface was not set up (network '\(net.sourceNetwork ?? net.sourceBridge ?? "?")')")
             default:

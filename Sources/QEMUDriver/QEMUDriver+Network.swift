@@ -71,32 +71,10 @@ extension QEMUDriver {
         var backends: [Int: InterfaceBackend] = [:]
         var taps: [String] = []
         do {
-            for (i, nic) in def.devices.interfaces.enumerated() {
-                let bridge: String
-                switch nic.type {
-                case "network":
-                    guard let name = nic.sourceNetwork, !name.isEmpty else {
-                        throw VirError(.xmlError, "XML error: interface \(i) of type 'network' has no <source network='...'/>", domain: .qemu)
-                    }
-                    switch try await networks.guestBackend(network: name) {
-                    case .user(let options):
-                        backends[i] = .user(options)
-                        continue
-                    case .bridge(let b):
-                        bridge = b
-                    }
-                case "bridge":
-                    guard let b = nic.sourceBridge, !b.isEmpty else {
-                        throw VirError(.xmlError, "XML error: interface \(i) of type 'bridge' has no <source bridge='...'/>", domain: .qemu)
-                    }
-                    bridge = b
-                default:
-                    continue
-                }
-                let tap = try await networks.createTap(bridge: bridge, guestMAC: nic.mac)
-                taps.append(tap)
-                backends[i] = .tap(tap)
-                def.devices.interfaces[i].targetDev = tap
+            for i in def.devices.interfaces.indices {
+                guard let backend = try await setUpInterface(&def.devices.interfaces[i], index: i) else { continue }
+                backends[i] = backend
+                if case .tap(let tap) = backend { taps.append(tap) }
             }
         } catch {
             NetworkManager.removeTaps(taps, createdIn: nil)
@@ -105,12 +83,42 @@ extension QEMUDriver {
         return (backends, taps)
     }
 
-    /// Remembers a running domain's taps (and the namespace they live in) in its run directory.
+    /// The host side of one NIC (also for a hotplugged one: pass its backend to the argv builder's
+    /// context, then `recordTaps` it): nil for types that need none (user). A tap it creates is
+    /// named in `nic.targetDev`.
+    func setUpInterface(_ nic: inout Interface, index i: Int) async throws -> InterfaceBackend? {
+        let bridge: String
+        switch nic.type {
+        case "network":
+            guard let name = nic.sourceNetwork, !name.isEmpty else {
+                throw VirError(.xmlError, "XML error: interface \(i) of type 'network' has no <source network='...'/>", domain: .qemu)
+            }
+            switch try await networks.guestBackend(network: name) {
+            case .user(let options): return .user(options)
+            case .bridge(let b): bridge = b
+            }
+        case "bridge":
+            guard let b = nic.sourceBridge, !b.isEmpty else {
+                throw VirError(.xmlError, "XML error: interface \(i) of type 'bridge' has no <source bridge='...'/>", domain: .qemu)
+            }
+            bridge = b
+        default:
+            return nil
+        }
+        let tap = try await networks.createTap(bridge: bridge, guestMAC: nic.mac)
+        nic.targetDev = tap
+        return .tap(tap)
+    }
+
+    /// Remembers a running domain's taps (and the namespace they live in) in its run directory,
+    /// added to those already recorded.
     func recordTaps(_ taps: [String], domain name: String) {
         guard !taps.isEmpty else { return }
-        let record = TapRecord(netns: NetworkManager.currentNetns, taps: taps)
+        let path = "\(state.domainRunDir(name))/taps.json"
+        let old = FileIO.read(path).flatMap { try? JSONDecoder().decode(TapRecord.self, from: $0) }
+        let record = TapRecord(netns: NetworkManager.currentNetns, taps: (old?.taps ?? []) + taps.filter { !(old?.taps ?? []).contains($0) })
         if let data = try? JSONEncoder().encode(record) {
-            try? FileIO.writeAtomically(data, to: "\(state.domainRunDir(name))/taps.json", durable: false)
+            try? FileIO.writeAtomically(data, to: path, durable: false)
         }
     }
 

@@ -1,3 +1,4 @@
+import DomainXML
 import Foundation
 import Hypervisor
 
@@ -91,13 +92,19 @@ extension RemoteServer {
             try await s.driver().wipeStorageVolume(a.vol, algorithm: algorithm, flags: a.flags); return XDRVoid()
         }
         t.register(Procedures.storageVolGetInfo) { s, a in StorageVolGetInfoRet(try await s.driver().storageVolumeInfo(a.object)) }
-        // VIR_STORAGE_VOL_GET_PHYSICAL asks for the host size instead of the allocation; the
-        // driver reports one allocation, which for Corral's file volumes is the host usage.
+        // VIR_STORAGE_VOL_GET_PHYSICAL (virsh vol-info --physical) puts the host size of the
+        // volume in the allocation field; the driver reports it as the volume XML's <physical>.
         t.register(Procedures.storageVolGetInfoFlags) { s, a in
             guard a.flags & ~1 == 0 else {
                 throw VirError(.invalidArg, "invalid argument: unsupported flags (0x\(String(a.flags & ~1, radix: 16))) in function virStorageVolGetInfoFlags", domain: .storage)
             }
-            return StorageVolGetInfoRet(try await s.driver().storageVolumeInfo(a.object))
+            let d = try await s.driver()
+            var info = try await d.storageVolumeInfo(a.object)
+            if a.flags & 1 != 0 {
+                let xml = try await d.storageVolumeXML(a.object, flags: 0)
+                if let physical = try? StorageVolume(xml: xml).physical { info.allocation = physical }
+            }
+            return StorageVolGetInfoRet(info)
         }
         t.register(Procedures.storageVolGetXMLDesc) { s, a in StringValue(try await s.driver().storageVolumeXML(a.object, flags: a.flags)) }
         t.register(Procedures.storageVolGetPath) { s, a in StringValue(try await s.driver().storageVolumePath(a.object)) }

@@ -373,7 +373,7 @@ public actor ClientSession {
     }
 
     /// Registers an upload opened by the running call: the client's STREAM data goes to
-    /// `stream`, its finish commits (finish()), its abort discards (close()).
+    /// `stream`, its finish commits (finish()), its abort ends it without committing (close()).
     func addUploadStream(procedure: Int32, _ stream: any ByteStream, sparse: Bool) {
         streams[Self.currentSerial] = OpenStream(procedure: procedure, stream: stream, pump: nil, upload: true, sparse: sparse)
     }
@@ -498,6 +498,8 @@ public actor ClientSession {
         var left = hole.length
         let zeros = [UInt8](repeating: 0, count: Self.holeChunk)
         while left > 0, !closed, streams[serial]?.ended == false {
+            // Reading from this client waits for the zeros; that is work for it, not silence.
+            silentIntervals = 0
             let n = Int(min(left, Int64(Self.holeChunk)))
             await streamWrite(serial: serial, s, n == zeros.count ? zeros : Array(zeros.prefix(n)))
             left -= Int64(n)

@@ -1,5 +1,6 @@
 import Foundation
 import Hypervisor
+import Synchronization
 import Testing
 @testable import RemoteProtocol
 
@@ -69,12 +70,19 @@ final class NamespacedDaemon {
     let log: String
     var socket: String { "\(root)/run/libvirt-sock" }
 
-    init(_ ns: TestNamespace, root: String) throws {
+    /// `shellPrefix`: a shell snippet run in the namespace before exec'ing corrald (e.g. a private mount).
+    init(_ ns: TestNamespace, root: String, shellPrefix: String? = nil) throws {
         self.root = root
         log = "\(root).corrald.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", ns.name, NetTestEnv.corrald ?? "corrald", "--root", root, "--network-mode", "system"]
+        let daemon = [NetTestEnv.corrald ?? "corrald", "--root", root, "--network-mode", "system", "--no-autostart"]
+        if let shellPrefix {
+            process.arguments = ["netns", "exec", ns.name, "/usr/bin/unshare", "--mount", "--propagation", "private",
+                                 "/bin/sh", "-c", "\(shellPrefix) && exec \"$0\" \"$@\""] + daemon
+        } else {
+            process.arguments = ["netns", "exec", ns.name] + daemon
+        }
         let h = FileHandle(forWritingAtPath: log)
         process.standardOutput = h
         process.standardError = h
@@ -92,10 +100,47 @@ final class NamespacedDaemon {
         return try await RemoteDriver.connect(.unix(path: socket), name: "qemu:///system", keepalive: nil)
     }
 
+    /// Stops corrald, then whatever it left running under this root (guests and networks outlive
+    /// the daemon, as in libvirt): QEMU and dnsmasq, by the pids recorded in the root.
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
+        let fm = FileManager.default
+        var pidFiles = ((try? fm.contentsOfDirectory(atPath: "\(root)/run/qemu")) ?? []).map { "\(root)/run/qemu/\($0)/qemu.pid" }
+        pidFiles += ((try? fm.contentsOfDirectory(atPath: "\(root)/run/network")) ?? []).filter { $0.hasSuffix(".pid") }.map { "\(root)/run/network/\($0)" }
+        for file in pidFiles {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { continue }
+            kill(pid, SIGKILL)
+        }
     }
+}
+
+/// A guest console's output, collected in the background.
+final class ConsoleText: Sendable {
+    let stream: any ByteStream
+    private let text = Mutex("")
+    init(_ stream: any ByteStream) {
+        self.stream = stream
+        Task { [self] in
+            while let chunk = try? await stream.read() { text.withLock { $0 += String(decoding: chunk, as: UTF8.self) } }
+        }
+    }
+    /// Waits for `needle` after what earlier waits consumed, and consumes through it.
+    func waitFor(_ needle: String, seconds: Double) async -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            let found = text.withLock { t -> Bool in
+                guard let r = t.range(of: needle) else { return false }
+                t.removeSubrange(..<r.upperBound)
+                return true
+            }
+            if found { return true }
+            try? await Task.sleep(nanoseconds: 100_000_000)
+        }
+        return false
+    }
+    func send(_ s: String) async throws { try await stream.write(Array(s.utf8)) }
 }
 
 @Suite(.enabled(if: NetTestEnv.ready, "needs root, corrald, dnsmasq, nft and QEMU"), .serialized)
@@ -150,7 +195,7 @@ struct NamespaceNATTests {
         defer { daemon.stop() }
         let d = try await daemon.connect()
 
-        // The default network was defined (autostart) on this first system-mode start.
+        // The default network was defined (autostart; --no-autostart keeps it down here) on this first system-mode start.
         let def = try await d.lookupNetwork(name: "default")
         #expect(try await d.networkAutostart(def))
 
@@ -167,7 +212,7 @@ struct NamespaceNATTests {
         #expect(kill(dnsmasqPid, 0) == 0)
 
         // A bridge name that exists, and an overlapping subnet: refused, nothing left behind.
-        try ns.exec(["/usr/sbin/ip", "link", "add", "taken0", "type", "dummy"])
+        try ns.exec(["/usr/sbin/ip", "link", "add", "taken0", "type", "bridge"])
         let taken = try await d.defineNetwork(xml: "<network><name>taken</name><bridge name='taken0'/><ip address='10.20.0.1' prefix='24'/></network>", flags: 0)
         await #expect { try await d.startNetwork(taken) } throws: { "\($0)".contains("bridge name 'taken0'") && "\($0)".contains("already in use") }
         let overlap = try await d.defineNetwork(xml: "<network><name>overlap</name><bridge name='virbr8'/><forward/><ip address='192.168.150.129' prefix='25'/></network>", flags: 0)
@@ -201,6 +246,30 @@ struct NamespaceNATTests {
         // The guest answers on its leased address from the bridge's side.
         #expect((try? ns.exec(["/bin/busybox", "ping", "-c", "1", "-W", "5", lease.ipaddr])) != nil)
 
+        // Real virsh sees the same lease and address over the remote protocol.
+        let uri = "qemu+unix:///system?socket=\(daemon.socket)"
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/virsh") {
+            let leasesOut = try NetTestEnv.sh(["/usr/bin/virsh", "-c", uri, "net-dhcp-leases", "testnat"])
+            #expect(leasesOut.status == 0 && leasesOut.out.contains(mac) && leasesOut.out.contains("\(lease.ipaddr)/24"), "\(leasesOut.out)")
+            let ifaddr = try NetTestEnv.sh(["/usr/bin/virsh", "-c", uri, "domifaddr", "tinynet"])
+            #expect(ifaddr.status == 0 && ifaddr.out.contains("vnet0") && ifaddr.out.contains("\(lease.ipaddr)/24"), "\(ifaddr.out)")
+        }
+
+        // NAT: an "uplink" namespace with no route back to the guest subnet still gets answers,
+        // because the guest's packets leave masqueraded as the namespace's own address.
+        let uplink = try TestNamespace()
+        try ns.exec(["/usr/sbin/ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1"])
+        try ns.exec(["/usr/sbin/ip", "link", "set", "up1", "netns", uplink.name])
+        try ns.exec(["/usr/sbin/ip", "addr", "add", "198.51.100.1/24", "dev", "up0"])
+        try ns.exec(["/usr/sbin/ip", "link", "set", "up0", "up"])
+        try uplink.exec(["/usr/sbin/ip", "addr", "add", "198.51.100.2/24", "dev", "up1"])
+        try uplink.exec(["/usr/sbin/ip", "link", "set", "up1", "up"])
+        let console = ConsoleText(try await d.openConsole(dom, devName: nil, force: false))
+        try await console.send("\n")
+        #expect(await console.waitFor("tiny# ", seconds: 60))
+        try await console.send("ping -c 2 -W 3 198.51.100.2\n")
+        #expect(await console.waitFor("2 packets received", seconds: 20))
+
         // Stopping the guest removes its tap; destroying the network removes bridge, rules and dnsmasq.
         try await d.destroyDomain(dom, flags: 0)
         #expect(!ns.linkExists("vnet0"))
@@ -211,6 +280,25 @@ struct NamespaceNATTests {
         for _ in 0..<50 where !gone { gone = kill(dnsmasqPid, 0) != 0; if !gone { try await Task.sleep(nanoseconds: 50_000_000) } }
         #expect(gone)
         try await d.undefineDomain(dom, flags: 0)
+        await d.close()
+    }
+
+    /// Without dnsmasq (hidden by a private bind mount, for this daemon only) a network with DHCP
+    /// does not start, says why, and leaves no bridge or rules behind.
+    @Test func missingDnsmasqIsAClearErrorAndNothingIsLeft() async throws {
+        let ns = try TestNamespace()
+        let root = "/tmp/corral-nettest-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: "\(root).corrald.log") }
+        let daemon = try NamespacedDaemon(ns, root: root, shellPrefix: "mount --bind /dev/null /usr/sbin/dnsmasq")
+        defer { daemon.stop() }
+        let d = try await daemon.connect()
+        let net = try await d.defineNetwork(xml: Self.natXML, flags: 0)
+        await #expect { try await d.startNetwork(net) } throws: { "\($0)".contains("dnsmasq is not installed") }
+        #expect(try await !d.networkIsActive(net))
+        #expect(!ns.linkExists("virbr9"))
+        #expect((try? ns.exec(["/usr/sbin/nft", "list", "table", "ip", "corral_virbr9"])) == nil)
+        // The host's dnsmasq was never hidden from anyone else.
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq"))
         await d.close()
     }
 }

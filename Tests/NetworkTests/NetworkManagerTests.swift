@@ -32,7 +32,7 @@ final class TempRoot {
                          "domain=lab.example", "local=/lab.example/", "server=9.9.9.9", "server=/corp/10.1.1.1", "no-resolv",
                          "host-record=db,192.168.50.5", "dhcp-range=192.168.50.100,192.168.50.199,255.255.255.0",
                          "dhcp-host=52:54:00:00:00:01,192.168.50.10,web", "dhcp-leasefile=/r/lab.leases",
-                         "dhcp-lease-max=100", "dhcp-authoritative"] {
+                         "dhcp-lease-max=100", "dhcp-authoritative", "no-ping"] {
             #expect(lines.contains(expected), "missing \(expected) in\n\(conf)")
         }
         // Bound to the bridge only.
@@ -173,6 +173,32 @@ final class TempRoot {
         await #expect { try await m.start(small) } throws: { ($0 as? VirError)?.message.contains("too small") == true }
         await #expect { _ = try await m.guestBackend(network: "s") } throws: { ($0 as? VirError)?.message.contains("not active") == true }
         #expect(try await m.defineDefaultNetworkIfFirstStart() == false)
+    }
+
+    /// An active system-mode network as start leaves it on disk; reading leases needs nothing else.
+    @Test func leasesFromTheLeaseFileWithoutExpiredOnes() async throws {
+        let root = TempRoot()
+        let run = "\(root.path)/run/network"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        try """
+            <network><name>x</name><uuid>6a1f0a3e-4a56-4f0b-9d3b-0e4e0f6f7a11</uuid><bridge name='virbr4'/>
+            <ip address='10.5.0.1' prefix='16'><dhcp><range start='10.5.0.10' end='10.5.0.20'/></dhcp></ip></network>
+            """.write(toFile: "\(run)/x.xml", atomically: true, encoding: .utf8)
+        try #"{"mode":"system","dnsmasq":true}"#.write(toFile: "\(run)/x.json", atomically: true, encoding: .utf8)
+        let future = Int(Date().timeIntervalSince1970) + 3600
+        try """
+            \(future) 52:54:00:00:00:0a 10.5.0.10 one *
+            1000 52:54:00:00:00:0b 10.5.0.11 expired *
+            0 52:54:00:00:00:0c 10.5.0.12 * *
+            """.write(toFile: "\(run)/x.leases", atomically: true, encoding: .utf8)
+        let m = NetworkManager(root: root.path, mode: .system)
+        let ref = try await m.lookup(name: "x")
+        let all = try await m.dhcpLeases(ref, mac: nil)
+        #expect(all.map(\.ipaddr) == ["10.5.0.10", "10.5.0.12"])
+        #expect(all.allSatisfy { $0.iface == "virbr4" && $0.prefix == 16 })
+        #expect(await m.leases(forMAC: "52:54:00:00:00:0C", network: "x").map(\.ipaddr) == ["10.5.0.12"])
+        #expect(await m.leases(forMAC: "52:54:00:00:00:0b", network: "x").isEmpty)
+        #expect(await m.leases(forMAC: "52:54:00:00:00:0a", network: "nope").isEmpty)
     }
 
     @Test func defaultNetworkOnlyOnceInSystemMode() async throws {

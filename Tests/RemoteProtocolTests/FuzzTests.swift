@@ -23,6 +23,9 @@ struct SeededRandom: RandomNumberGenerator {
     /// Well-formed calls to mutate: every served procedure with plausible arguments.
     static func seeds() -> [RPCMessage] {
         let dom = DomainRef(name: "test", uuid: TestDriver.defaultUUID, id: 1)
+        let pool = StoragePoolRef(name: "default", uuid: TestDriver.defaultUUID)
+        let vol = StorageVolRef(pool: "default", name: "a.qcow2", key: "/var/lib/a.qcow2")
+        let net = NetworkRef(name: "default", uuid: TestDriver.defaultUUID)
         let payloads: [(Int32, [UInt8])] = [
             (66, []), (1, ConnectOpenArgs(name: "qemu:///system").xdrBytes), (60, Int32Args(10).xdrBytes),
             (23, StringValue("test").xdrBytes), (24, UUIDArgs(TestDriver.defaultUUID).xdrBytes),
@@ -33,6 +36,14 @@ struct SeededRandom: RandomNumberGenerator {
             (316, EventCallbackRegisterArgs(eventID: 0, dom: dom).xdrBytes),
             (342, DomainCapabilitiesArgs(arch: "x86_64").xdrBytes), (37, Int32Args(5).xdrBytes),
             (159, DomainMemoryStatsArgs(dom, maxStats: 10).xdrBytes), (64, DomainPathArgs(dom, path: "vda").xdrBytes),
+            // Storage, networks, device changes
+            (84, StringValue("default").xdrBytes), (281, ListAllObjectsArgs(flags: 2).xdrBytes),
+            (282, StoragePoolListAllVolumesArgs(pool).xdrBytes), (208, StorageVolTransferArgs(vol, offset: 0, length: 512).xdrBytes),
+            (125, StorageVolCreateXMLFromArgs(pool, xml: "<volume/>", clonevol: vol).xdrBytes),
+            (259, StorageVolWipePatternArgs(vol, algorithm: 0).xdrBytes), (72, Int32Args(4).xdrBytes),
+            (341, NetworkGetDHCPLeasesArgs(net, mac: "52:54:00:00:00:01").xdrBytes), (313, NetworkEventRegisterArgs(eventID: 0, net: net).xdrBytes),
+            (160, DomainDeviceFlagsArgs(dom, xml: "<disk/>", flags: 1).xdrBytes),
+            (353, DomainInterfaceAddressesArgs(dom, source: 0).xdrBytes),
         ]
         return payloads.enumerated().map { i, p in
             RPCMessage(header: RPCHeader(program: RPCProgram.remote, version: 1, procedure: p.0, type: .call,
@@ -105,7 +116,8 @@ struct SeededRandom: RandomNumberGenerator {
         var rng = SeededRandom(state: 7)
         var decodedSome = 0
         for _ in 0..<400 {
-            let seed = Self.seeds()[Int(rng.next() % 16)]
+            let seeds = Self.seeds()
+            let seed = seeds[Int(rng.next() % UInt64(seeds.count))]
             decodedSome += RemoteProtocolFuzz.run(Self.mutate(seed.payload, &rng))
             decodedSome += RemoteProtocolFuzz.run(Self.mutate(seed.wireBytes, &rng))
         }

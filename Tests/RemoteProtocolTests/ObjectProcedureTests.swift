@@ -187,7 +187,8 @@ import Testing
         try await withServer { d, fake in
             let p = try await d.createStoragePool(xml: "<pool><name>p</name></pool>", flags: [])
             let v = try await d.createStorageVolume(p, xml: "<volume><name>v</name></volume>", flags: [])
-            // close() without finish() aborts: nothing is stored.
+            // close() without finish() aborts: the server closes the driver's stream instead of
+            // finishing it (this fake only stores on finish).
             let aborted = try await d.uploadStorageVolume(v, offset: 0, length: 0, flags: [])
             try await aborted.write([1, 2, 3])
             await aborted.close()
