@@ -14,12 +14,15 @@ extension QEMUDriver {
     }
 
     /// For the daemon's start: on the very first start defines the `default` dir pool
-    /// (ROOT/lib/images, autostart), then starts every autostart pool. Returns the pools that
-    /// failed to start with their errors, for the daemon's log.
-    public func startStorage() async throws -> [String: String] {
-        let manager = await storageManager()
-        try await manager.defineDefaultPool()
-        return await manager.autostartPools()
+    /// (ROOT/lib/images, autostart), as virt-install does on first use. True when it did.
+    public func defineDefaultPoolIfFirstStart() async throws -> Bool {
+        try await storageManager().defineDefaultPool()
+    }
+
+    /// Starts every autostart pool (building a missing dir pool's directory); returns the pools
+    /// that failed with their errors, for the daemon's log.
+    public func autostartPools() async -> [String: String] {
+        await storageManager().autostartPools()
     }
 
     /// The disks of running domains, from their live XML.

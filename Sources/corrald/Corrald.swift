@@ -36,7 +36,7 @@ struct Corrald: AsyncParsableCommand {
     @Flag(help: "Allow --listen on a non-loopback address.")
     var listenAny = false
 
-    @Flag(help: "Do not start autostart domains and networks.")
+    @Flag(help: "Do not start autostart domains, networks and storage pools.")
     var noAutostart = false
 
     @Option(help: ArgumentHelp("How virtual networks reach the host: system (Linux bridges, dnsmasq, nftables; needs root) or session (QEMU user-mode networking).",
@@ -98,7 +98,13 @@ struct Corrald: AsyncParsableCommand {
         }
         for l in listeners { log("listening on \(l.localAddress.map { "\($0)" } ?? "?")") }
 
-        // The default network is defined even with --no-autostart (that flag only skips starting things).
+        // The default pool and network are defined even with --no-autostart (that flag only skips
+        // starting things).
+        do {
+            if try await driver.defineDefaultPoolIfFirstStart() { log("defined the 'default' storage pool (autostart)") }
+        } catch {
+            log("cannot define the 'default' storage pool: \(error)")
+        }
         if mode == .system {
             do {
                 if try await driver.defineDefaultNetworkIfFirstStart() { log("defined the 'default' network (autostart)") }
@@ -117,9 +123,12 @@ struct Corrald: AsyncParsableCommand {
         pidLock.release()
     }
 
-    /// Starts persistent networks, then domains, marked autostart that are not running
-    /// (networks first: guests on them need them up).
+    /// Starts persistent pools, networks, then domains, marked autostart that are not running
+    /// (guests need their volumes and networks up).
     static func autostart(_ driver: QEMUDriver) async {
+        for (name, error) in await driver.autostartPools().sorted(by: { $0.key < $1.key }) {
+            log("autostart: failed to start storage pool '\(name)': \(error)")
+        }
         for (name, error) in await driver.autostartNetworks() {
             if let error { log("autostart: failed to start network '\(name)': \(error)") } else { log("autostart: started network '\(name)'") }
         }
