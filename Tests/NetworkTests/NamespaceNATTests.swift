@@ -2,6 +2,9 @@ import Foundation
 import Hypervisor
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import RemoteProtocol
 
 // The real thing, inside a network namespace of its own: corrald runs under `ip netns exec` with a
@@ -30,18 +33,39 @@ enum NetTestEnv {
             && ["/usr/sbin/dnsmasq", "/usr/sbin/nft", "/usr/bin/qemu-system-x86_64"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// Runs a command and returns its status and combined output. Spawned with an empty signal
+    /// mask: this process blocks SIGALRM and friends, and a child inheriting that (busybox ping's
+    /// -W timer) would wait forever. Output goes through a temporary file, so a daemon the command
+    /// leaves behind cannot hold a pipe open.
     @discardableResult
     static func sh(_ argv: [String]) throws -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let outPath = NSTemporaryDirectory() + "corral-nettest-out.\(UUID().uuidString)"
+        defer { unlink(outPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, environ)
+        guard rc == 0 else { throw VirError(.systemError, "cannot run \(argv[0]): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        return (status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), out)
     }
 }
 
@@ -244,7 +268,7 @@ struct NamespaceNATTests {
         await #expect { _ = try await d.interfaceAddresses(dom, source: .agent, flags: 0) } throws: { "\($0)".contains("not supported yet") }
 
         // The guest answers on its leased address from the bridge's side.
-        #expect((try? ns.exec(["/bin/busybox", "ping", "-c", "1", "-W", "5", lease.ipaddr])) != nil)
+        #expect((try? ns.exec(["/bin/busybox", "ping", "-c", "3", "-W", "5", lease.ipaddr])) != nil)
 
         // Real virsh sees the same lease and address over the remote protocol.
         let uri = "qemu+unix:///system?socket=\(daemon.socket)"
@@ -267,8 +291,9 @@ struct NamespaceNATTests {
         let console = ConsoleText(try await d.openConsole(dom, devName: nil, force: false))
         try await console.send("\n")
         #expect(await console.waitFor("tiny# ", seconds: 60))
-        try await console.send("ping -c 2 -W 3 198.51.100.2\n")
-        #expect(await console.waitFor("2 packets received", seconds: 20))
+        // The echoed command line shows "NAT-$((40+2))", only the shell's output "NAT-42".
+        try await console.send("ping -c 3 -W 3 198.51.100.2 >/dev/null && echo NAT-$((40+2))\n")
+        #expect(await console.waitFor("NAT-42", seconds: 30))
 
         // Stopping the guest removes its tap; destroying the network removes bridge, rules and dnsmasq.
         try await d.destroyDomain(dom, flags: 0)
