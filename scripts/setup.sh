@@ -13,7 +13,7 @@ PACKAGES=(
   zlib1g-dev libzstd-dev pkg-config   # GuestFS: qcow2 compressed clusters
   fdisk gdisk lvm2 dosfstools mtools xorriso xfsprogs   # GuestFS test images (scripts/guest-images.sh)
   libguestfs-tools libguestfs-xfs linux-image-amd64   # the real virt-ls/virt-df/guestfish... the guest tools are compared with (supermin needs a kernel)
-  dnsmasq-base nftables           # system-mode virtual networks: DHCP/DNS per network, NAT and forwarding rules
+  dnsmasq-base nftables iproute2  # system-mode virtual networks: DHCP/DNS per network, NAT and forwarding rules, bridges/taps/netns
   rpm sqlite3                     # GuestFS inspection: a real rpmdb.sqlite for the RHEL fixture, sqlite3 as the SQLite oracle
 )
 

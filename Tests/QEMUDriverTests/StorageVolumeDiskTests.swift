@@ -28,14 +28,16 @@ struct StorageVolumeDiskTests {
         let root = try TempRoot()
         defer { root.cleanup() }
         let d = try root.driver()
-        #expect(try await d.startStorage().isEmpty)
+        #expect(try await d.defineDefaultPoolIfFirstStart())
+        #expect(await d.autostartPools().isEmpty)
         let pool = try await d.lookupStoragePool(name: "default")
         #expect(try await d.storagePoolIsActive(pool))
         #expect(try await d.storagePoolXML(pool, flags: []).contains("<path>\(root.path)/lib/images</path>"))
         // Another process sees it running; a later daemon start changes nothing.
         let other = try root.driver()
         #expect(try await other.listAllStoragePools(flags: [.active, .autostart]) == [pool])
-        #expect(try await other.startStorage().isEmpty)
+        #expect(try await other.defineDefaultPoolIfFirstStart() == false)
+        #expect(await other.autostartPools().isEmpty)
     }
 
     @Test func argvUsesTheVolumesPathAndFormat() async throws {
