@@ -171,28 +171,42 @@ extension QEMUDriver {
         case .interface(var net):
             let n = Self.nextAliasNumber("net", in: live.devices.interfaces.compactMap(\.alias))
             let (alias, netdevID) = ("net\(n)", "hostnet\(n)")
-            // The argv builder's own NIC code (netdev + device), run for this one interface: the
-            // one place a NIC's netdev is made. A type='network'/'bridge' NIC needs its host side
-            // set up first and passed in as the context's backend of interface 0 (`prepare:`).
-            var one = updated
-            one.devices.interfaces = [net]
-            var b = try deviceBuilder(one)
-            try argv { try b.buildInterfaces() }
-            let netdevs = try Self.options(b.args, "-netdev").map { Self.renamed($0, ["id": netdevID]) }
-            guard var device = try Self.options(b.args, "-device").first else { throw VirError.internalError("no device built for the interface") }
-            device = Self.renamed(device, ["id": alias, "netdev": netdevID])
-            try await withMonitor(name) { qmp in
-                var added: [String] = []
-                do {
-                    for nd in netdevs {
-                        try await qmp.execute("netdev_add", arguments: nd)
-                        if let id = nd["id"]?.string { added.append(id) }
-                    }
-                    try await qmp.execute("device_add", arguments: device)
-                } catch {
-                    for id in added.reversed() { _ = try? await qmp.execute("netdev_del", arguments: ["id": .string(id)]) }
-                    throw error
+            // The host side first, as a start does: a vnetN tap on the bridge (system mode, named
+            // in <target dev>) or user-mode options shaped by the network (session mode).
+            let backend = try await setUpInterface(&net, index: slot.index)
+            var tap: String?
+            if case .tap(let t) = backend { tap = t }
+            // Recorded before QEMU gets it, so a stop or reconcile removes it even if this
+            // attach is cut short.
+            if let tap { recordTaps([tap], domain: name) }
+            do {
+                // The argv builder's own NIC code (netdev + device), run for this one interface:
+                // the one place a NIC's netdev is made, with the backend as interface 0's.
+                var one = updated
+                one.devices.interfaces = [net]
+                var b = try deviceBuilder(one) { context in
+                    if let backend { context.interfaceBackends[0] = backend }
                 }
+                try argv { try b.buildInterfaces() }
+                let netdevs = try Self.options(b.args, "-netdev").map { Self.renamed($0, ["id": netdevID]) }
+                guard var device = try Self.options(b.args, "-device").first else { throw VirError.internalError("no device built for the interface") }
+                device = Self.renamed(device, ["id": alias, "netdev": netdevID])
+                try await withMonitor(name) { qmp in
+                    var added: [String] = []
+                    do {
+                        for nd in netdevs {
+                            try await qmp.execute("netdev_add", arguments: nd)
+                            if let id = nd["id"]?.string { added.append(id) }
+                        }
+                        try await qmp.execute("device_add", arguments: device)
+                    } catch {
+                        for id in added.reversed() { _ = try? await qmp.execute("netdev_del", arguments: ["id": .string(id)]) }
+                        throw error
+                    }
+                }
+            } catch {
+                if let tap { releaseTap(tap, domain: name) }
+                throw error
             }
             net.alias = alias
             updated.replaceDevice(at: slot, with: .interface(net))
@@ -267,6 +281,9 @@ extension QEMUDriver {
                 try await Self.deleteDevice(qmp, alias)
                 _ = try? await qmp.execute("netdev_del", arguments: ["id": .string("host" + alias)])
             }
+            // QEMU has let go of the tap; it is ours to delete only if this domain's start or
+            // attach created it (a <target dev> alone proves nothing).
+            if let tap = net.targetDev { releaseTap(tap, domain: name) }
         case .input(let input):
             guard input.bus == "usb" || input.bus == "virtio" else {
                 throw VirError(.operationUnsupported, "Operation not supported: input device on bus '\(input.bus ?? "ps2")' cannot be detached", domain: .qemu)

@@ -122,6 +122,20 @@ extension QEMUDriver {
         }
     }
 
+    /// Deletes one tap of a running domain (a detached or failed hotplugged NIC) and forgets it,
+    /// if the domain's record has it; from the namespace it was created in only.
+    func releaseTap(_ tap: String, domain name: String) {
+        let path = "\(state.domainRunDir(name))/taps.json"
+        guard let data = FileIO.read(path),
+              var record = try? JSONDecoder().decode(TapRecord.self, from: data),
+              record.taps.contains(tap) else { return }
+        NetworkManager.removeTaps([tap], createdIn: record.netns)
+        record.taps.removeAll { $0 == tap }
+        if let out = try? JSONEncoder().encode(record) {
+            try? FileIO.writeAtomically(out, to: path, durable: false)
+        }
+    }
+
     /// Deletes the taps of a domain whose QEMU has exited (from its namespace only).
     func releaseTaps(domain name: String) {
         guard let data = FileIO.read("\(state.domainRunDir(name))/taps.json"),
