@@ -229,17 +229,25 @@ struct DomBlkList: ShellCommand {
         if json {
             let items: [[String: Any]] = def.devices.disks.map {
                 ["type": $0.type, "device": $0.device, "target": $0.targetDev,
-                 "source": $0.sourcePath.map { $0 as Any } ?? NSNull()]
+                 "source": $0.listedSource.map { $0 as Any } ?? NSNull()]
             }
             shell.print(JSONOutput.encode(items))
             return
         }
         var t = details ? Table("Type", "Device", "Target", "Source") : Table("Target", "Source")
         for disk in def.devices.disks {
-            let source = disk.sourcePath ?? "-"
+            let source = disk.listedSource ?? "-"
             if details { t.append(disk.type, disk.device, disk.targetDev, source) } else { t.append(disk.targetDev, source) }
         }
         shell.print(t.render(header: !shell.quiet))
+    }
+}
+
+extension Disk {
+    /// What virsh's domblklist shows: the source's file, dev or dir, else a network disk's name
+    /// or a volume disk's volume.
+    var listedSource: String? {
+        sourcePath ?? sourceExtra.attributes.first { $0.name == "name" || $0.name == "volume" }?.value
     }
 }
 
