@@ -42,69 +42,57 @@ func definitionFor(_ shell: Shell, _ dom: DomainRef, _ flags: DeviceModifyFlags)
 
 // MARK: attach-device, detach-device, update-device
 
+/// attach-device, detach-device and update-device differ only in the call and the words.
+@MainActor private func changeDevice(_ shell: Shell, _ domain: DomainArgument, _ file: FileArgument, _ impact: DeviceImpact,
+                          extraFlags: DeviceModifyFlags = [], verb: String, done: String,
+                          _ call: (any HypervisorDriver, DomainRef, String, DeviceModifyFlags) async throws -> Void) async throws {
+    try impact.check()
+    let dom = try await shell.domain(domain.value)
+    let xml = try readXMLFile(file.value)
+    let flags = impact.flags(dom).union(extraFlags)
+    try await attempt("Failed to \(verb) device from \(file.value)") {
+        try await call(shell.connection(), dom, xml, flags)
+    }
+    shell.extra("Device \(done) successfully\n")
+}
+
 struct AttachDevice: ShellCommand {
     static let configuration = CommandConfiguration(commandName: "attach-device", abstract: "attach device from an XML file")
     @OptionGroup var domain: DomainArgument
-    @Argument(help: "XML file.") var file: String?
-    @Option(name: .customLong("file"), help: .hidden) var fileOption: String?
+    @OptionGroup var file: FileArgument
     @OptionGroup var impact: DeviceImpact
 
-    func validate() throws { if file == nil && fileOption == nil { throw ValidationError("missing <file> argument") } }
-
     func execute(_ shell: Shell) async throws {
-        try impact.check()
-        let dom = try await shell.domain(domain.value)
-        let path = fileOption ?? file ?? ""
-        let xml = try readXMLFile(path)
-        try await attempt("Failed to attach device from \(path)") {
-            try await shell.connection().attachDevice(dom, xml: xml, flags: impact.flags(dom))
+        try await changeDevice(shell, domain, file, impact, verb: "attach", done: "attached") {
+            try await $0.attachDevice($1, xml: $2, flags: $3)
         }
-        shell.extra("Device attached successfully\n")
     }
 }
 
 struct DetachDevice: ShellCommand {
     static let configuration = CommandConfiguration(commandName: "detach-device", abstract: "detach device from an XML file")
     @OptionGroup var domain: DomainArgument
-    @Argument(help: "XML file.") var file: String?
-    @Option(name: .customLong("file"), help: .hidden) var fileOption: String?
+    @OptionGroup var file: FileArgument
     @OptionGroup var impact: DeviceImpact
 
-    func validate() throws { if file == nil && fileOption == nil { throw ValidationError("missing <file> argument") } }
-
     func execute(_ shell: Shell) async throws {
-        try impact.check()
-        let dom = try await shell.domain(domain.value)
-        let path = fileOption ?? file ?? ""
-        let xml = try readXMLFile(path)
-        try await attempt("Failed to detach device from \(path)") {
-            try await shell.connection().detachDevice(dom, xml: xml, flags: impact.flags(dom))
+        try await changeDevice(shell, domain, file, impact, verb: "detach", done: "detached") {
+            try await $0.detachDevice($1, xml: $2, flags: $3)
         }
-        shell.extra("Device detached successfully\n")
     }
 }
 
 struct UpdateDevice: ShellCommand {
     static let configuration = CommandConfiguration(commandName: "update-device", abstract: "update device from an XML file")
     @OptionGroup var domain: DomainArgument
-    @Argument(help: "XML file.") var file: String?
-    @Option(name: .customLong("file"), help: .hidden) var fileOption: String?
+    @OptionGroup var file: FileArgument
     @OptionGroup var impact: DeviceImpact
     @Flag(help: "Force device update.") var force = false
 
-    func validate() throws { if file == nil && fileOption == nil { throw ValidationError("missing <file> argument") } }
-
     func execute(_ shell: Shell) async throws {
-        try impact.check()
-        let dom = try await shell.domain(domain.value)
-        let path = fileOption ?? file ?? ""
-        let xml = try readXMLFile(path)
-        var flags = impact.flags(dom)
-        if force { flags.insert(.force) }
-        try await attempt("Failed to update device from \(path)") {
-            try await shell.connection().updateDevice(dom, xml: xml, flags: flags)
+        try await changeDevice(shell, domain, file, impact, extraFlags: force ? .force : [], verb: "update", done: "updated") {
+            try await $0.updateDevice($1, xml: $2, flags: $3)
         }
-        shell.extra("Device updated successfully\n")
     }
 }
 
