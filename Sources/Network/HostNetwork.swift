@@ -25,12 +25,30 @@ enum Host {
         let errPath = NSTemporaryDirectory() + "corral-net-err.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink(errPath); if let input { unlink(input) } }
 
+        let status = try spawnAndWait(argv, stdin: input ?? "/dev/null", stdout: "/dev/null", stderr: errPath)
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let msg = (Files.read(errPath) ?? "").prefix(4096).trimmingCharacters(in: .whitespacesAndNewlines)
+            let how = exited ? "exit status \(code)" : "signal \(status & 0x7f)"
+            throw VirError(.systemError, "\(argv.joined(separator: " ")) failed: \(msg.isEmpty ? how : msg)", domain: .net)
+        }
+    }
+
+    /// Runs `argv` with stdin, stdout and stderr opened on the given paths (stderr == stdout shares
+    /// one file) and returns its wait status. The child gets an empty signal mask and default
+    /// handlers, and no descriptor besides the three.
+    static func spawnAndWait(_ argv: [String], stdin: String, stdout: String, stderr: String) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, input ?? "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if stderr == stdout {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
         closeOtherDescriptorsOnExec()
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
@@ -52,13 +70,7 @@ enum Host {
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = status & 0x7f == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            let msg = (Files.read(errPath) ?? "").prefix(4096).trimmingCharacters(in: .whitespacesAndNewlines)
-            let how = exited ? "exit status \(code)" : "signal \(status & 0x7f)"
-            throw VirError(.systemError, "\(argv.joined(separator: " ")) failed: \(msg.isEmpty ? how : msg)", domain: .net)
-        }
+        return status
     }
 
     /// Marks every descriptor above stderr close-on-exec (a lock or socket fd leaking into dnsmasq would live as long as it).

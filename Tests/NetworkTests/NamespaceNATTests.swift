@@ -5,6 +5,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import Network
 @testable import RemoteProtocol
 
 // The real thing, inside a network namespace of its own: corrald runs under `ip netns exec` with a
@@ -41,29 +42,7 @@ enum NetTestEnv {
     static func sh(_ argv: [String]) throws -> (status: Int32, out: String) {
         let outPath = NSTemporaryDirectory() + "corral-nettest-out.\(UUID().uuidString)"
         defer { unlink(outPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, environ)
-        guard rc == 0 else { throw VirError(.systemError, "cannot run \(argv[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let status = try Host.spawnAndWait(argv, stdin: "/dev/null", stdout: outPath, stderr: outPath)
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         return (status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), out)
     }
