@@ -30,6 +30,7 @@ public actor StorageManager {
     let runDir: String
     /// Which disks running domains use (the QEMU driver answers from the live XMLs).
     var usageProvider: (@Sendable () async -> [VolumeUse])?
+    var parsedPools: [String: (stamp: FileStamp, pool: StoragePool)] = [:]
 
     /// Prefix of a volume being created: hidden, and locked by its creator while it lives.
     static let tempPrefix = ".corral-new-"
@@ -89,15 +90,41 @@ public actor StorageManager {
             .filter { $0.hasSuffix(".xml") && !$0.hasPrefix(".") }.map { String($0.dropLast(4)) }
     }
 
+    /// A pool XML file's identity and times: a rewrite (temp + rename) changes the inode, an edit in
+    /// place the times.
+    struct FileStamp: Equatable {
+        var dev: UInt64, ino: UInt64, size: Int64, mtime: timespec, ctime: timespec
+        static func == (a: FileStamp, b: FileStamp) -> Bool {
+            a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime.tv_sec == b.mtime.tv_sec
+                && a.mtime.tv_nsec == b.mtime.tv_nsec && a.ctime.tv_sec == b.ctime.tv_sec && a.ctime.tv_nsec == b.ctime.tv_nsec
+        }
+    }
+
+    /// `parse(path)`, reused while the file is unchanged: every call looks its pool up, and
+    /// re-parsing every pool's XML each time made calls slower with each pool defined.
+    func parseCached(_ path: String) -> StoragePool? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { parsedPools[path] = nil; return nil }
+        let stamp = FileStamp(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino), size: Int64(st.st_size), mtime: st.st_mtim, ctime: st.st_ctim)
+        if let hit = parsedPools[path], hit.stamp == stamp { return hit.pool }
+        guard let pool = Self.parse(path) else { parsedPools[path] = nil; return nil }
+        parsedPools[path] = (stamp, pool)
+        return pool
+    }
+
     func loadPools() -> [String: PoolRecord] {
         var out: [String: PoolRecord] = [:]
-        for name in xmlFiles(configDir) {
-            guard let def = Self.parse(configPath(name)), def.name == name, let uuid = def.uuid else { continue }
+        let configs = xmlFiles(configDir), lives = xmlFiles(runDir)
+        // Forget files that are gone (undefined pools, stopped ones).
+        let present = Set(configs.map(configPath) + lives.map(livePath))
+        parsedPools = parsedPools.filter { present.contains($0.key) }
+        for name in configs {
+            guard let def = parseCached(configPath(name)), def.name == name, let uuid = def.uuid else { continue }
             out[name] = PoolRecord(name: name, uuid: uuid, config: def, live: nil,
                                    autostart: StorageFiles.exists(autostartPath(name)))
         }
-        for name in xmlFiles(runDir) {
-            guard let def = Self.parse(livePath(name)), def.name == name, let uuid = def.uuid else { continue }
+        for name in lives {
+            guard let def = parseCached(livePath(name)), def.name == name, let uuid = def.uuid else { continue }
             // A mount that vanished (reboot, umount by hand) means the pool is no longer running.
             if def.type == "fs", let target = def.targetPath, !Mounts.isMountPoint(target) { continue }
             if out[name] != nil { out[name]?.live = def } else {
