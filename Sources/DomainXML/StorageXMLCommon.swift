@@ -29,7 +29,8 @@ enum StorageXML {
             throw err("unsupported configuration: unknown unit '\(unit)' in <\(e.name)>")
         }
         let (bytes, overflow) = value.multipliedReportingOverflow(by: scale)
-        guard !overflow else { throw err("XML error: value of <\(e.name)> is too large") }
+        // Files and devices are addressed with off_t: anything past Int64.max cannot exist.
+        guard !overflow, bytes <= UInt64(Int64.max) else { throw err("XML error: value of <\(e.name)> is too large") }
         return bytes
     }
 

@@ -440,11 +440,13 @@ public actor NetworkManager {
         guard subnet.prefix <= 29 else {
             throw VirError(.configUnsupported, "unsupported configuration: network '\(def.name)' subnet \(subnet) is too small for user-mode networking (at most /29)", domain: .net)
         }
-        let host = IPv4.parse(ip.address) ?? base + 2
-        let start = ip.dhcp?.ranges.first.flatMap { IPv4.parse($0.start) } ?? base + 15
         let size = UInt32(1) << UInt32(32 - subnet.prefix)
+        // Wrapping arithmetic: the subnet may end at 255.255.255.255. The default DHCP start stays
+        // inside small subnets (base+15 is past the end of a /29).
+        let host = IPv4.parse(ip.address) ?? base &+ 2
+        let start = ip.dhcp?.ranges.first.flatMap { IPv4.parse($0.start) } ?? base &+ min(15, size / 2)
         // slirp hands out 16 addresses from dhcpstart; keep the DNS address out of that block.
-        let dns = (1..<size - 1).lazy.map { base + $0 }.first { $0 != host && !($0 >= start && $0 < start + 16) }
+        let dns = (1..<size - 1).lazy.map { base &+ $0 }.first { $0 != host && $0 &- start >= 16 }
         return UserNetOptions(net: "\(subnet)", host: IPv4.format(host), dhcpStart: IPv4.format(start), dns: dns.map(IPv4.format))
     }
 

@@ -380,6 +380,10 @@ extension StorageManager {
                 wanted = sum
             }
         }
+        // The size comes from the client; files and devices are addressed with off_t.
+        guard wanted <= UInt64(Int64.max) else {
+            throw VirError(.invalidArg, "invalid argument: capacity \(wanted) is too large", domain: .storage)
+        }
         if wanted < current {
             // libvirt's checks, in its order.
             if wanted < info.allocation ?? 0 && info.format != "qcow2" {

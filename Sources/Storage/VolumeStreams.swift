@@ -3,6 +3,19 @@ import Hypervisor
 
 // vol-upload / vol-download as ByteStreams over a volume's file or device.
 
+/// The byte window a transfer may touch. Offset and length come from the client: the window must
+/// fit off_t, or pwrite/pread offsets would trap.
+enum VolumeTransferWindow {
+    /// The end offset (nil = to the end of the volume), or an error naming the bad numbers.
+    static func end(offset: UInt64, length: UInt64) throws -> UInt64? {
+        let (sum, overflow) = offset.addingReportingOverflow(length)
+        guard !overflow, offset <= UInt64(Int64.max), sum <= UInt64(Int64.max) else {
+            throw VirError(.invalidArg, "invalid argument: offset \(offset) and length \(length) are beyond the largest file offset", domain: .storage)
+        }
+        return length == 0 ? nil : sum
+    }
+}
+
 /// Writes arriving bytes at `offset` onward, at most `length` bytes (0 = no limit); finish()
 /// fsyncs and reports any failure, close() alone abandons the upload where it stands.
 final class VolumeUploadStream: ByteStream, @unchecked Sendable {
@@ -13,12 +26,13 @@ final class VolumeUploadStream: ByteStream, @unchecked Sendable {
     private let path: String
 
     init(path: String, offset: UInt64, length: UInt64) throws {
+        let end = try VolumeTransferWindow.end(offset: offset, length: length)
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StorageFiles.systemError("cannot open volume '\(path)'") }
         self.fd = fd
         self.path = path
         position = offset
-        end = length == 0 ? nil : offset + length
+        self.end = end
     }
 
     func read() async throws -> [UInt8]? {
@@ -28,8 +42,10 @@ final class VolumeUploadStream: ByteStream, @unchecked Sendable {
     func write(_ bytes: [UInt8]) async throws {
         try lock.withLock {
             guard fd >= 0 else { throw VirError(.operationInvalid, "Requested operation is not valid: stream is closed", domain: .storage) }
-            if let end, position + UInt64(bytes.count) > end {
-                throw VirError(.invalidArg, "invalid argument: upload is longer than the requested length", domain: .storage)
+            let limit = end ?? UInt64(Int64.max)
+            guard UInt64(bytes.count) <= limit - min(limit, position) else {
+                throw VirError(.invalidArg, end == nil ? "invalid argument: upload goes past the largest file offset"
+                               : "invalid argument: upload is longer than the requested length", domain: .storage)
             }
             var done = 0
             while done < bytes.count {
@@ -73,12 +89,13 @@ final class VolumeDownloadStream: ByteStream, @unchecked Sendable {
     private let path: String
 
     init(path: String, offset: UInt64, length: UInt64) throws {
+        let end = try VolumeTransferWindow.end(offset: offset, length: length)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StorageFiles.systemError("cannot open volume '\(path)'") }
         self.fd = fd
         self.path = path
         position = offset
-        end = length == 0 ? nil : offset + length
+        self.end = end
     }
 
     func read() async throws -> [UInt8]? {

@@ -122,6 +122,19 @@ final class TempRoot {
         await #expect(throws: VirError.self) { try await m.lookup(name: "lab") }
     }
 
+    /// The top of the address space and the smallest subnet: no overflow, a DHCP start inside the subnet.
+    @Test func sessionOptionsForATopSlash29() async throws {
+        let root = TempRoot()
+        let m = NetworkManager(root: root.path, mode: .session)
+        let ref = try await m.define(xml: """
+            <network><name>top</name><ip address='255.255.255.249' prefix='29'/></network>
+            """)
+        try await m.start(ref)
+        #expect(try await m.guestBackend(network: "top") == .user(UserNetOptions(
+            net: "255.255.255.248/29", host: "255.255.255.249", dhcpStart: "255.255.255.252", dns: "255.255.255.250")))
+        try await m.destroy(ref)
+    }
+
     @Test func clashesAndRedefinition() async throws {
         let root = TempRoot()
         let m = NetworkManager(root: root.path, mode: .session)

@@ -179,6 +179,26 @@ import Hypervisor
         await bounded.close()
     }
 
+    /// Offsets, lengths and sizes come from clients: past off_t they are refused, never trapped on.
+    @Test func hugeOffsetsAndSizesAreRefused() async throws {
+        let root = TempRoot()
+        let m = StorageManager(root: root.path)
+        let pool = try await startedDirPool(m, root)
+        let vol = try await m.createStorageVolume(pool, xml: volXML("h.img", capacity: 1 << 20), flags: [])
+        let tooFar = "invalid argument: offset 9223372036854775808 and length 0 are beyond the largest file offset"
+        #expect(await errorText { _ = try await m.uploadStorageVolume(vol, offset: 1 << 63, length: 0, flags: []) } == tooFar)
+        #expect(await errorText { _ = try await m.downloadStorageVolume(vol, offset: 1 << 63, length: 0, flags: []) } == tooFar)
+        #expect(await errorText { _ = try await m.uploadStorageVolume(vol, offset: 1, length: .max, flags: []) } != nil)
+        let near = try await m.uploadStorageVolume(vol, offset: UInt64(Int64.max) - 2, length: 0, flags: [])
+        #expect(await errorText { try await near.write([1, 2, 3, 4]) } == "invalid argument: upload goes past the largest file offset")
+        await near.close()
+        #expect(await errorText { try await m.resizeStorageVolume(vol, capacity: .max, flags: []) } == "invalid argument: capacity 18446744073709551615 is too large")
+        #expect(await errorText { try await m.resizeStorageVolume(vol, capacity: 1 << 63, flags: .delta) } != nil)
+        #expect(await errorText {
+            _ = try await m.createStorageVolume(pool, xml: "<volume><name>big</name><capacity>9223372036854775808</capacity></volume>", flags: [])
+        } == "XML error: value of <capacity> is too large")
+    }
+
     @Test func racingCreatorsOneWins() async throws {
         let root = TempRoot()
         let m = StorageManager(root: root.path)
