@@ -140,22 +140,27 @@ def value(res, key):
     return statistics.median(v) if isinstance(v, list) else v
 
 
-def report(results, guests, domains):
+def ratio_table(results, rows, value, relabel):
+    """Markdown table of both daemons' medians and corrald/libvirtd; shared with storage_vs_libvirtd.py."""
     def fmt(v, unit):
         if v is None:
             return "—"
-        return f"{v / 1024:.1f}" if unit == "kib" else f"{v:.3f}"
+        return {"kib": f"{v / 1024:.1f}", "mbs": f"{v:.0f}"}.get(unit, f"{v:.3f}")
     lines = ["| measure | libvirtd | corrald | corrald/libvirtd |", "|---|---:|---:|---:|"]
-    for key, label, unit in ROWS:
+    for key, label, unit in rows:
         lv, cv = value(results.get("libvirtd", {}), key), value(results.get("corrald", {}), key)
         ratio = f"{cv / lv:.2f}" if lv and cv is not None else "—"
-        label = label.replace("N guests", f"{guests} guests").replace("1000", str(domains))
-        lines.append(f"| {label} | {fmt(lv, unit)} | {fmt(cv, unit)} | {ratio} |")
+        lines.append(f"| {relabel(label)} | {fmt(lv, unit)} | {fmt(cv, unit)} | {ratio} |")
     for kind, res in results.items():
         for k in ("skipped", "error"):
             if k in res:
                 lines.append(f"\n{kind} {k}: {res[k]}")
     return "\n".join(lines)
+
+
+def report(results, guests, domains):
+    return ratio_table(results, ROWS, value,
+                       lambda label: label.replace("N guests", f"{guests} guests").replace("1000", str(domains)))
 
 
 def main():

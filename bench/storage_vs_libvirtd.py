@@ -22,7 +22,7 @@ Usage: bench/storage_vs_libvirtd.py [--runs N] [--volumes N] [--mib N] [--only l
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_vs_libvirtd import timed, virsh_session  # noqa: E402
+from daemon_vs_libvirtd import ratio_table, timed, virsh_session  # noqa: E402
 import daemons  # noqa: E402  (daemon_vs_libvirtd put tests/interop on the path)
 from daemons import virsh  # noqa: E402
 
@@ -122,21 +122,8 @@ def value(res, key):
 
 
 def report(results, volumes, mib):
-    def fmt(v, unit):
-        if v is None:
-            return "—"
-        return {"kib": f"{v / 1024:.1f}", "mbs": f"{v:.0f}"}.get(unit, f"{v:.3f}")
-    lines = ["| measure | libvirtd | corrald | corrald/libvirtd |", "|---|---:|---:|---:|"]
-    for key, label, unit in ROWS:
-        lv, cv = value(results.get("libvirtd", {}), key), value(results.get("corrald", {}), key)
-        ratio = f"{cv / lv:.2f}" if lv and cv is not None else "—"
-        label = label.replace("200", str(volumes)).replace("64 MiB", f"{mib} MiB")
-        lines.append(f"| {label} | {fmt(lv, unit)} | {fmt(cv, unit)} | {ratio} |")
-    for kind, res in results.items():
-        for k in ("skipped", "error"):
-            if k in res:
-                lines.append(f"\n{kind} {k}: {res[k]}")
-    return "\n".join(lines)
+    return ratio_table(results, ROWS, value,
+                       lambda label: label.replace("200", str(volumes)).replace("64 MiB", f"{mib} MiB"))
 
 
 def main():
