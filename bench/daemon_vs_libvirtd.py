@@ -163,6 +163,18 @@ def report(results, guests, domains):
                        lambda label: label.replace("N guests", f"{guests} guests").replace("1000", str(domains)))
 
 
+def run_both(args, run_daemon, report):
+    """Runs the benchmark against --only or both daemons, writes --json, prints the report; exit status.
+    Shared with storage_vs_libvirtd.py."""
+    kinds = [args.only] if args.only else ["libvirtd", "corrald"]
+    results = {k: run_daemon(k, args) for k in kinds}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(report(results))
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
@@ -173,13 +185,7 @@ def main():
     args = ap.parse_args()
     daemons.become_subreaper()
     daemons.ensure_tiny_guest()
-    kinds = [args.only] if args.only else ["libvirtd", "corrald"]
-    results = {k: run_daemon(k, args) for k in kinds}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    print(report(results, args.guests, args.domains))
-    return 1 if any("error" in r for r in results.values()) else 0
+    return run_both(args, run_daemon, lambda results: report(results, args.guests, args.domains))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ scripts/libvirtd-anchor.sh, corrald as .build/debug/corrald (or $CORRALD) with a
 Usage: bench/storage_vs_libvirtd.py [--runs N] [--volumes N] [--mib N] [--only libvirtd|corrald]
 [--json FILE]. Run with Debian's /usr/bin/python3.
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_vs_libvirtd import ratio_table, timed, virsh_session  # noqa: E402
+from daemon_vs_libvirtd import ratio_table, run_both, timed, virsh_session  # noqa: E402
 import daemons  # noqa: E402  (daemon_vs_libvirtd put tests/interop on the path)
 from daemons import virsh  # noqa: E402
 
@@ -135,13 +135,7 @@ def main():
     ap.add_argument("--json", help="also write the raw timings here")
     args = ap.parse_args()
     daemons.become_subreaper()
-    kinds = [args.only] if args.only else ["libvirtd", "corrald"]
-    results = {k: run_daemon(k, args) for k in kinds}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    print(report(results, args.volumes, args.mib))
-    return 1 if any("error" in r for r in results.values()) else 0
+    return run_both(args, run_daemon, lambda results: report(results, args.volumes, args.mib))
 
 
 if __name__ == "__main__":
