@@ -11,6 +11,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // Pure libvirt XML models: parse, validate, format. Imports nothing of ours.
@@ -20,10 +23,10 @@ let package = Package(
         // Storage pools and volumes (dir, fs, logical) under a state root; libvirt's storage driver.
         .target(name: "Storage", dependencies: ["DomainXML", "Hypervisor", "GuestFS"]),
         // Virtual networks: bridge + dnsmasq + nftables (system), user-mode networking (session).
-        .target(name: "Network", dependencies: ["DomainXML", "Hypervisor"]),
+        .target(name: "HostNetworks", dependencies: ["DomainXML", "Hypervisor"]),
         // QEMU: argv from the model, QMP, process lifecycle under a state root.
         .target(name: "QEMUDriver", dependencies: [
-            "DomainXML", "Hypervisor", "Storage", "Network",
+            "DomainXML", "Hypervisor", "Storage", "HostNetworks",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -48,9 +51,19 @@ let package = Package(
         .executableTarget(name: "remote-fuzzer", dependencies: ["RemoteProtocol"]),
         // libFuzzer harness for the image readers (qcow2, partitions, LVM, filesystems); scripts/fuzz.sh.
         .executableTarget(name: "guestfs-fuzzer", dependencies: ["GuestFS"]),
+        // osinfo-db (Debian's osinfo-db XML): OS variants and their recommended guest settings.
+        .target(name: "OSInfo"),
+        // The web console served by corrald --http: JSON API, WebSocket events and console
+        // proxies, Prometheus metrics, the pages in Web/.
+        .target(name: "WebConsole", dependencies: [
+            "DomainXML", "Hypervisor", "OSInfo",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
         .executableTarget(name: "corrald", dependencies: [
-            "Hypervisor", "QEMUDriver", "RemoteProtocol", "Network",
+            "Hypervisor", "QEMUDriver", "RemoteProtocol", "HostNetworks", "WebConsole",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -62,11 +75,18 @@ let package = Package(
         .testTarget(name: "DomainXMLTests", dependencies: ["DomainXML"]),
         .testTarget(name: "GuestFSTests", dependencies: ["GuestFS"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "DomainXML", "Hypervisor"]),
-        .testTarget(name: "NetworkTests", dependencies: ["Network", "DomainXML", "Hypervisor", "RemoteProtocol"]),
+        .testTarget(name: "NetworkTests", dependencies: ["HostNetworks", "DomainXML", "Hypervisor", "RemoteProtocol"]),
         .testTarget(name: "HypervisorTests", dependencies: ["Hypervisor"]),
-        .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor", "Network"]),
+        .testTarget(name: "QEMUDriverTests", dependencies: ["QEMUDriver", "DomainXML", "Hypervisor", "HostNetworks"]),
         .testTarget(name: "TestDriverTests", dependencies: ["TestDriver", "Hypervisor"]),
         .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral", "GuestFS"]),
+        .testTarget(name: "OSInfoTests", dependencies: ["OSInfo"]),
+        .testTarget(name: "WebConsoleTests", dependencies: [
+            "WebConsole", "Hypervisor", "TestDriver", "corrald",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        ]),
         .testTarget(name: "RemoteProtocolTests", dependencies: [
             "RemoteProtocol", "Hypervisor", "TestDriver", "corrald",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,6 @@
 import Foundation
 import DomainXML
-import Network
+import HostNetworks
 
 // The QEMU argv builder: turns the domain model into the command line libvirt's
 // qemu driver would generate for a current QEMU (JSON -device/-blockdev syntax).

@@ -1,5 +1,5 @@
 import DomainXML
-import Network
+import HostNetworks
 
 // Device sections of the argv builder: controllers, disks, network, character devices.
 

@@ -1,7 +1,7 @@
 import Foundation
 import DomainXML
 import Hypervisor
-import Network
+import HostNetworks
 
 // The QEMU driver's network side: NetworkDriver forwarded to the root's NetworkManager, the host
 // end of guest NICs on networks and bridges (tap devices or user-mode networking), and

@@ -1,7 +1,7 @@
 import Foundation
 import DomainXML
 import Hypervisor
-import Network
+import HostNetworks
 import Storage
 
 /// The QEMU hypervisor driver for `qemu:///embed?root=DIR`: every piece of state lives in files

@@ -1,7 +1,7 @@
 import Foundation
 import DomainXML
 import Hypervisor
-import Network
+import HostNetworks
 #if canImport(Glibc)
 import Glibc
 #endif

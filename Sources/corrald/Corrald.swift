@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import Hypervisor
-import Network
+import HostNetworks
 import NIOCore
 import NIOPosix
 import QEMUDriver
 import RemoteProtocol
+import WebConsole
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,6 +37,16 @@ struct Corrald: AsyncParsableCommand {
     @Flag(help: "Allow --listen on a non-loopback address.")
     var listenAny = false
 
+    @Option(help: ArgumentHelp("Serve the web console and its JSON API (/api/v1) on HOST:PORT, e.g. 127.0.0.1:8080.",
+                               discussion: "Only loopback addresses unless --http-token-file is given."))
+    var http: String?
+
+    @Option(help: "File holding the access token the web console requires (Authorization: Bearer, cookie corral_token or ?token=).")
+    var httpTokenFile: String?
+
+    @Option(help: "Directory with the web console's pages (default: Web/ of the source tree, else /usr/share/corral/web).")
+    var webDir: String?
+
     @Flag(help: "Do not start autostart domains, networks and storage pools.")
     var noAutostart = false
 
@@ -56,6 +67,7 @@ struct Corrald: AsyncParsableCommand {
 
     func validate() throws {
         if let listen { _ = try Self.parseListen(listen, allowAny: listenAny) }
+        if let http { _ = try Self.parseHTTP(http, hasToken: httpTokenFile != nil) }
         if networkMode == .system && geteuid() != 0 {
             throw ValidationError("--network-mode system needs root (it creates bridges, taps and NAT rules)")
         }
@@ -113,14 +125,83 @@ struct Corrald: AsyncParsableCommand {
             }
         }
         let autostart = noAutostart ? nil : Task { await Self.autostart(driver) }
+        let web: Task<Void, Never>?
+        do {
+            web = try startWebConsole(driver: driver, layout: layout)
+        } catch {
+            autostart?.cancel()
+            for l in listeners { try? await l.close() }
+            for p in socketPaths { unlink(p) }
+            pidLock.release()
+            throw error
+        }
 
         var received = "end of signal stream"
         for await name in signals { received = name; break }
         log("received \(received), shutting down (guests keep running)")
         autostart?.cancel()
+        web?.cancel()
+        _ = await web?.value
         for l in listeners { try? await l.close() }
         for p in socketPaths { unlink(p) }
         pidLock.release()
+    }
+
+    /// Starts the web console when --http was given; connections the user adds there go
+    /// through the remote protocol client, as `corral -c URI` does.
+    func startWebConsole(driver: QEMUDriver, layout: Layout) throws -> Task<Void, Never>? {
+        guard let http else { return nil }
+        let (host, port) = try Self.parseHTTP(http, hasToken: httpTokenFile != nil)
+        var token: String?
+        if let httpTokenFile {
+            guard let data = FileManager.default.contents(atPath: httpTokenFile),
+                  let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+                throw DaemonError("cannot read an access token from '\(httpTokenFile)'")
+            }
+            token = text
+        }
+        guard let dir = webDir ?? Self.defaultWebDir() else {
+            throw DaemonError("cannot find the web console's pages; pass --web-dir DIR")
+        }
+        let config = WebConsoleConfig(host: host, port: port, token: token, webDir: dir, stateDir: "\(layout.stateRoot)/lib/web")
+        let registry = DriverRegistry()
+        registry.registerRemote(servesLocal: { $0.driver == "qemu" && ($0.path == "/system" || $0.path == "/session") }) { uri, readOnly in
+            try await RemoteDriver.open(uri: uri, readOnly: readOnly, sessionDaemon: nil)
+        }
+        let connections = ConnectionRegistry(localURI: layout.uri, local: driver, opener: { uri, readOnly in
+            try await Connection.open(uri: uri, readOnly: readOnly, registry: registry)
+        }, storeFile: "\(config.stateDir)/connections.json")
+        let console = WebConsole(config: config, connections: connections)
+        return Task {
+            do {
+                try await console.run { port in log("web console on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/") }
+            } catch is CancellationError {
+            } catch {
+                log("web console stopped: \(error)")
+            }
+        }
+    }
+
+    /// The source tree's Web/ (corrald runs from .build/CONFIG/), else the installed copy.
+    static func defaultWebDir() -> String? {
+        var candidates: [String] = []
+        if let exe = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            var dir = exe.deletingLastPathComponent()
+            for _ in 0..<4 {
+                candidates.append(dir.appendingPathComponent("Web").path)
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        candidates.append("/usr/share/corral/web")
+        return candidates.first { FileManager.default.fileExists(atPath: "\($0)/index.html") }
+    }
+
+    static func parseHTTP(_ text: String, hasToken: Bool) throws -> (String, Int) {
+        do {
+            return try parseListen(text, allowAny: hasToken)
+        } catch {
+            throw ValidationError("--http expects a loopback HOST:PORT such as 127.0.0.1:8080; other addresses need --http-token-file")
+        }
     }
 
     /// Starts persistent pools, networks, then domains, marked autostart that are not running

@@ -5,7 +5,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import Network
+@testable import HostNetworks
 @testable import RemoteProtocol
 
 // The real thing, inside a network namespace of its own: corrald runs under `ip netns exec` with a

@@ -2,7 +2,7 @@ import DomainXML
 import Foundation
 import Hypervisor
 import Testing
-@testable import Network
+@testable import HostNetworks
 
 /// A temporary state root, removed at the end.
 final class TempRoot {

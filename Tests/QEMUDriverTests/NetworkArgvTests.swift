@@ -1,6 +1,6 @@
 import DomainXML
 import Foundation
-import Network
+import HostNetworks
 import QEMUDriver
 import Testing
 

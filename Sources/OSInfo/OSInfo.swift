@@ -1,0 +1,2 @@
+// Skeleton: the osinfo helper fills this module in.
+public enum OSInfo {}

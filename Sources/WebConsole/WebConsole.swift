@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Hypervisor
+import Logging
+import NIOCore
+
+/// What `corrald --http` was told.
+public struct WebConsoleConfig: Sendable {
+    /// Address and port to listen on (port 0: any free port, reported to `onRunning`).
+    public var host: String
+    public var port: Int
+    /// When set, every request (API, WebSocket, pages) must carry it: `Authorization: Bearer T`,
+    /// the `corral_token` cookie, or `?token=T` (browsers cannot set headers on WebSockets).
+    /// corrald refuses a non-loopback address without one.
+    public var token: String?
+    /// Our pages (the repository's Web/ directory, or where a package installed it).
+    public var webDir: String
+    /// Debian's browser libraries, served under /vendor/NAME/: novnc, xterm, chart.js.
+    public var vendorDirs: [String: String]
+    /// Where the console keeps its own state (the saved remote connections).
+    public var stateDir: String
+    /// osinfo-db's root (Debian: /usr/share/osinfo).
+    public var osinfoDir: String
+    /// Seconds between the stats messages on the event stream.
+    public var statsInterval: Double
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, token: String? = nil, webDir: String,
+                vendorDirs: [String: String] = WebConsoleConfig.debianVendorDirs, stateDir: String,
+                osinfoDir: String = "/usr/share/osinfo", statsInterval: Double = 2) {
+        self.host = host; self.port = port; self.token = token; self.webDir = webDir
+        self.vendorDirs = vendorDirs; self.stateDir = stateDir; self.osinfoDir = osinfoDir
+        self.statsInterval = statsInterval
+    }
+
+    /// Where Debian's novnc, libjs-xterm and libjs-chart.js install their files.
+    public static let debianVendorDirs: [String: String] = [
+        "novnc": "/usr/share/novnc",
+        "xterm": "/usr/share/javascript/xterm",
+        "chart.js": "/usr/share/javascript/chart.js",
+    ]
+}
+
+/// Opens a connection for a URI the user added (corrald passes the remote driver's opener).
+public typealias ConnectionOpener = @Sendable (_ uri: String, _ readOnly: Bool) async throws -> any HypervisorDriver
+
+/// One request's context, for both the HTTP router and the WebSocket router.
+public struct WebContext: RequestContext, WebSocketRequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// Everything the route files share.
+public final class WebState: Sendable {
+    public let config: WebConsoleConfig
+    public let connections: ConnectionRegistry
+
+    public init(config: WebConsoleConfig, connections: ConnectionRegistry) {
+        self.config = config
+        self.connections = connections
+    }
+}
+
+/// The web console: builds the routers from the route files and serves them until cancelled.
+public struct WebConsole: Sendable {
+    public let state: WebState
+
+    public init(config: WebConsoleConfig, connections: ConnectionRegistry) {
+        state = WebState(config: config, connections: connections)
+    }
+
+    /// Serves until the calling task is cancelled; `onRunning` gets the bound port.
+    public func run(logger: Logger = Logger(label: "corrald.http"), onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let router = Router(context: WebContext.self)
+        let wsRouter = Router(context: WebContext.self)
+        AccessControl.install(on: router, wsRouter: wsRouter, state: state)
+        APIRoutes.register(on: router, state: state)
+        WizardRoutes.register(on: router, state: state)
+        MetricsRoutes.register(on: router, state: state)
+        LiveRoutes.register(on: wsRouter, state: state)
+        StaticRoutes.register(on: router, state: state)
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: wsRouter),
+            configuration: .init(address: .hostname(state.config.host, port: state.config.port), serverName: "corrald"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? state.config.port) },
+            logger: logger)
+        try await app.run()
+    }
+}
