@@ -139,10 +139,12 @@ extension QEMUDriver {
         var builder = try deviceBuilder(updated)
         switch added {
         case .disk(var disk):
-            try checkSource(disk)
+            // QEMU gets the volume's file; the live XML keeps type='volume', as libvirt's does.
+            let resolved = try await resolvingVolume(disk)
+            try checkSource(resolved)
             let number = try await withMonitor(name) { qmp in try await Self.nextNodeNumber(qmp) }
             var node: String?
-            if disk.sourcePath != nil { node = try argv { try builder.buildBlockdevs(disk, number: number, "disk '\(disk.targetDev)'") } }
+            if resolved.sourcePath != nil { node = try argv { try builder.buildBlockdevs(resolved, number: number, "disk '\(disk.targetDev)'") } }
             guard let index = ArgvBuilder.diskIndex(disk.targetDev) else {
                 throw VirError.unsupported("disk '\(disk.targetDev)': cannot understand target dev name; expected e.g. vda, sda, hdc")
             }
@@ -150,7 +152,7 @@ extension QEMUDriver {
             guard ["virtio", "scsi", "usb"].contains(bus) else {
                 throw VirError(.operationUnsupported, "Operation not supported: disk bus '\(bus)' cannot be hotplugged.", domain: .qemu)
             }
-            try argv { try builder.buildDiskDevice(disk, bus: bus, index: index, node: node, boot: disk.bootOrder, "disk '\(disk.targetDev)'") }
+            try argv { try builder.buildDiskDevice(resolved, bus: bus, index: index, node: node, boot: disk.bootOrder, "disk '\(disk.targetDev)'") }
             let (blockdevs, devices) = try Self.split(builder.args)
             guard let device = devices.first, let alias = device["id"]?.string else { throw VirError.internalError("no device built for disk '\(disk.targetDev)'") }
             try await withMonitor(name) { qmp in

@@ -47,23 +47,28 @@ extension QEMUDriver {
     func resolvingVolumes(_ def: Domain) async throws -> Domain {
         guard def.devices.disks.contains(where: { $0.type == "volume" }) else { return def }
         var out = def
-        let manager = await storageManager()
         for (i, disk) in def.devices.disks.enumerated() where disk.type == "volume" {
-            let attrs = disk.sourceExtra.attributes
-            guard let pool = attrs.first(where: { $0.name == "pool" })?.value,
-                  let volume = attrs.first(where: { $0.name == "volume" })?.value else {
-                if disk.sourceExtra.isEmpty && (disk.device == "cdrom" || disk.device == "floppy") { continue }
-                throw VirError(.xmlError, "XML error: disk '\(disk.targetDev)': <source> of a volume disk needs pool and volume attributes", domain: .domain)
-            }
-            let (path, format, isBlock) = try await manager.resolveDiskVolume(pool: pool, volume: volume)
-            var d = disk
-            d.type = isBlock ? "block" : "file"
-            d.sourcePath = path
-            d.sourceExtra.attributes.removeAll { $0.name == "pool" || $0.name == "volume" || $0.name == "mode" }
-            if d.driverType == nil { d.driverType = format == "iso" ? "raw" : format }
-            out.devices.disks[i] = d
+            out.devices.disks[i] = try await resolvingVolume(disk)
         }
         return out
+    }
+
+    /// One `<disk type='volume'>` as the file or block disk it stands for (others unchanged).
+    func resolvingVolume(_ disk: Disk) async throws -> Disk {
+        guard disk.type == "volume" else { return disk }
+        let attrs = disk.sourceExtra.attributes
+        guard let pool = attrs.first(where: { $0.name == "pool" })?.value,
+              let volume = attrs.first(where: { $0.name == "volume" })?.value else {
+            if disk.sourceExtra.isEmpty && (disk.device == "cdrom" || disk.device == "floppy") { return disk }
+            throw VirError(.xmlError, "XML error: disk '\(disk.targetDev)': <source> of a volume disk needs pool and volume attributes", domain: .domain)
+        }
+        let (path, format, isBlock) = try await storageManager().resolveDiskVolume(pool: pool, volume: volume)
+        var d = disk
+        d.type = isBlock ? "block" : "file"
+        d.sourcePath = path
+        d.sourceExtra.attributes.removeAll { $0.name == "pool" || $0.name == "volume" || $0.name == "mode" }
+        if d.driverType == nil { d.driverType = format == "iso" ? "raw" : format }
+        return d
     }
 
     public func listAllStoragePools(flags: ListStoragePoolsFlags) async throws -> [StoragePoolRef] {

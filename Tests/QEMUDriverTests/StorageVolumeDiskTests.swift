@@ -97,6 +97,16 @@ extension QEMUDriverGuestTests {
         #expect(params["block.0.path"] == .string(vol.key))
         if case .ullong(let reqs)? = params["block.0.rd.reqs"] { #expect(reqs > 0) } else { Issue.record("no block.0.rd.reqs") }
 
+        // A volume disk hotplugs too: QEMU gets its file, the live XML keeps the volume.
+        _ = try await d.createStorageVolume(p, xml: "<volume><name>v2.qcow2</name><capacity>1048576</capacity><target><format type='qcow2'/></target></volume>", flags: [])
+        let hot = "<disk type='volume' device='disk'><source pool='p' volume='v2.qcow2'/><target dev='vdb' bus='virtio'/></disk>"
+        try await d.attachDevice(dom, xml: hot, flags: .live)
+        try await console.send("cat /sys/block/vdb/size\n")
+        #expect(await console.waitFor("2048", seconds: 30))
+        let liveXML = try await d.domainXML(dom, flags: [])
+        #expect(liveXML.contains("<source pool='p' volume='v2.qcow2'"))
+        try await d.detachDevice(dom, xml: hot, flags: .live)
+
         // A second process on the root refuses to pull the disk from under the guest.
         let other = try root.driver()
         let inUse = "Requested operation is not valid: storage volume 'v.qcow2' is in use by running domain 'tiny'"
