@@ -58,6 +58,10 @@ enum APINetworks {
             let d = try await state.connections.driver(try context.requireParameter("conn"))
             let body = try await request.decodeJSON(CreateBody.self)
             let xml = try networkXML(body)
+            // Creating is not editing: a name in use is refused instead of redefining that network.
+            if let name = (try? NetworkDef(xml: xml))?.name, (try? await d.lookupNetwork(name: name)) != nil {
+                throw APIError(.conflict, "network '\(name)' already exists", code: .networkExist, domain: .net)
+            }
             let ref = try await d.defineNetwork(xml: xml, flags: 0)
             do {
                 if body.start ?? false { try await d.startNetwork(ref) }

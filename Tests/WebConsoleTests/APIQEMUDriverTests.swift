@@ -107,7 +107,9 @@ import Testing
                 #expect(r.status == .badRequest, "\(bad): \(r.status) \(r.text)")
                 #expect(!r.message.isEmpty)
             }
-            #expect(try await h.request(.post, n, json: ["name": "lab"]).status == .conflict)
+            let dup = try await h.request(.post, n, json: ["name": "lab"])
+            #expect(dup.status == .conflict)
+            #expect(dup.message == "network 'lab' already exists")
 
             #expect(Set(try await h.get(n).array.compactMap { $0["name"] as? String }).isSuperset(of: ["lab", "iso", "raw"]))
             #expect(try await h.get("\(n)/lab").object["name"] as? String == "lab")
