@@ -61,6 +61,10 @@ enum APIStorage {
         api.post(RouterPath(pools)) { request, context in
             let d = try await driver(state, context)
             let body = try await request.decodeJSON(PoolBody.self)
+            // Creating is not editing: a name in use is refused instead of redefining that pool.
+            if let name = (try? StoragePool(xml: body.xml))?.name, (try? await d.lookupStoragePool(name: name)) != nil {
+                throw APIError(.conflict, "storage pool '\(name)' already exists", code: .operationInvalid, domain: .storage)
+            }
             let ref = try await d.defineStoragePool(xml: body.xml, flags: 0)
             // pool-define, then pool-build / pool-start / pool-autostart as virt-manager's wizard does.
             do {
