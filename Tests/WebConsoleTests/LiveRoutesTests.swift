@@ -141,6 +141,24 @@ import TestDriver
         #expect(response.lowercased().contains("sec-websocket-protocol: binary\r\n"))
     }
 
+    @Test func oneFeedPerConnectionWhileSomeoneListens() async throws {
+        let registry = Self.registry(TestDriver())
+        _ = try await registry.add(uri: "test:///default", readOnly: true)
+        let hub = EventHub(registry: registry, statsInterval: 0.2)
+        let a = Mailbox(), b = Mailbox(), c = Mailbox()
+        let ida = await hub.subscribe(nil, mailbox: a)
+        let idb = await hub.subscribe(nil, mailbox: b)
+        let idc = await hub.subscribe(["c1"], mailbox: c)
+        #expect(await hub.feedConnections == ["local", "c1"])
+        await hub.unsubscribe(ida)
+        await hub.unsubscribe(idb)
+        // Only the tab that wants c1 is left.
+        #expect(await hub.feedConnections == ["c1"])
+        await hub.unsubscribe(idc)
+        #expect(await hub.feedConnections.isEmpty)
+        #expect(await c.next() == nil, "a tab's mailbox closes when it leaves")
+    }
+
     @Test func mailboxKeepsLifecycleAndOnlyTheNewestStats() async {
         let box = Mailbox(capacity: 4)
         box.push("stats-local-1", statsOf: "local")
