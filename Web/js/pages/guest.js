@@ -121,9 +121,18 @@ async function overview(box) {
     const doc = parseXML(await api('GET', dpath('xml'), undefined, { text: true }));
     const os = [...doc.getElementsByTagName('*')].find(e => e.localName === 'os' && e.getAttribute('id'));
     const type = doc.querySelector('os > type');
-    osName.textContent = os ? os.getAttribute('id').replace(/^https?:\/\//, '') : '';
+    osName.textContent = os ? await osLabel(os.getAttribute('id')) : '';
     if (type) osName.append(osName.textContent ? ' · ' : '', `${type.textContent} (${type.getAttribute('arch') || ''} ${type.getAttribute('machine') || ''})`.replace(' )', ')'));
   } catch (_) { osName.textContent = page.d.osType || ''; }
+}
+
+// libosinfo ids are URLs (http://debian.org/debian/12); their short-id (debian12) names the OS
+// in GET /osinfo/{id}. Falls back to the URL's tail when the daemon does not know it.
+async function osLabel(url) {
+  const tail = url.replace(/^https?:\/\/[^/]+\//, '').split('/');
+  const shortId = tail.slice(-2).join('');
+  try { const os = await api('GET', '/osinfo/' + encodeURIComponent(shortId)); if (os && os.name) return os.name; } catch (_) {}
+  return tail.join(' ');
 }
 
 async function loadAddresses(d, el) {
@@ -188,7 +197,7 @@ async function performance(box) {
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
           x: { type: 'linear', min: -windowMs / 1000, max: 0, ticks: { stepSize: 60, callback: (t) => (t === 0 ? 'now' : `${-t / 60} min`) } },
-          y: { beginAtZero: true, suggestedMax: v.c.unit === 'pct' ? 100 : undefined, ticks: { callback: (t) => fmtUnit(v.c.unit, t) } },
+          y: { beginAtZero: true, suggestedMax: v.c.unit === 'pct' ? 100 : undefined, ticks: { callback: (t) => (v.c.unit === 'pct' ? t + '%' : fmtUnit(v.c.unit, t)) } },
         },
         plugins: { legend: { display: v.c.sets.length > 1, position: 'bottom' },
           tooltip: { callbacks: { title: (items) => items.length ? `${Math.round(-items[0].parsed.x)} s ago` : '',
@@ -215,9 +224,12 @@ async function performance(box) {
 }
 
 // ---------- Hardware ----------
+const KIND_LABELS = { cdrom: 'CD-ROM', floppy: 'Floppy', lun: 'LUN', interface: 'Network', redirdev: 'USB redirection',
+  hostdev: 'Host device', rng: 'RNG', tpm: 'TPM' };
 function deviceKindLabel(dev, el) {
-  if (dev.kind === 'disk' && el) return el.getAttribute('device') || 'disk';
-  return dev.kind;
+  const kind = dev.kind === 'disk' && el ? el.getAttribute('device') || 'disk' : dev.kind;
+  if (dev.kind === 'controller' && el) return `${el.getAttribute('type') || ''} controller`;
+  return KIND_LABELS[kind] || kind;
 }
 
 // A free target name (vda, sdb, ...) for a new disk on a bus.
@@ -459,14 +471,13 @@ async function bootOrder(card) {
     } catch (e) { showError(actions, e); }
     finally { save.disabled = false; }
   });
-  card.append(
-    perDevice ? h('p', { class: 'muted' }, 'Devices carry their own boot order now; saving replaces it with this list.') : null,
-    ul, actions);
+  if (perDevice) card.append(h('p', { class: 'muted' }, 'Devices carry their own boot order now; saving replaces it with this list.'));
+  card.append(ul, actions);
 }
 
 // ---------- XML ----------
 async function xmlTab(box) {
-  const editor = h('textarea', { id: 'xml-editor', spellcheck: 'false', autocomplete: 'off', 'aria-label': 'Domain XML' });
+  const editor = h('textarea', { id: 'xml-editor', wrap: 'off', spellcheck: 'false', autocomplete: 'off', 'aria-label': 'Domain XML' });
   const save = h('button', { type: 'button', class: 'btn primary', id: 'xml-save' }, 'Save');
   const revert = h('button', { type: 'button', class: 'btn', id: 'xml-reload' }, 'Reload');
   const note = h('span', { class: 'muted', id: 'xml-note' });

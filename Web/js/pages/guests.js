@@ -114,7 +114,9 @@ function drawSparks(row) {
   const list = samples(state.conn, row.d.name).slice(-60);
   drawSparkline(row.sparkCpu, list.map(s => s.cpu ?? 0), 100, '#0066cc');
   const max = row.d.maxMemoryKiB || row.d.memoryKiB || 0;
-  drawSparkline(row.sparkMem, list.map(s => s.rssKiB ?? s.memKiB ?? 0), max, '#3e8635');
+  // A stopped guest uses no host memory, whatever its allocation.
+  const used = (s) => (s.state === 'running' || s.state === 'paused' ? s.rssKiB ?? s.memKiB ?? 0 : 0);
+  drawSparkline(row.sparkMem, list.map(used), max, '#3e8635');
   const last = list[list.length - 1];
   if (last && (last.rssKiB ?? null) !== null) row.sparkMem.title = `In use: ${fmtKiB(last.rssKiB)} of ${fmtKiB(max)}`;
 }
