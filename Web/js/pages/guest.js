@@ -302,7 +302,25 @@ async function hardware(box) {
       }));
       actions.append(path, change, eject);
     }
-    // Controllers and the guest's first console are part of the machine; everything else can go.
+    // Any other change (disk cache or bus, NIC link state, ...) edits the device's XML: update-device.
+    const edit = h('button', { type: 'button', class: 'btn small', dataset: { action: 'edit' } }, 'Edit');
+    edit.addEventListener('click', () => {
+      if (row.querySelector('.device-edit')) return;
+      const ta = h('textarea', { class: 'device-xml', rows: 6, spellcheck: 'false', wrap: 'off' });
+      ta.value = dev.xml;
+      const save = h('button', { type: 'button', class: 'btn primary small', dataset: { action: 'update' } }, 'Apply');
+      const cancel = h('button', { type: 'button', class: 'btn small' }, 'Cancel');
+      const box = h('div', { class: 'device-edit' }, ta, h('div', { class: 'actions' }, save, cancel));
+      cancel.addEventListener('click', () => box.remove());
+      save.addEventListener('click', () => act(save, async () => {
+        parseXML(ta.value);
+        await api('PUT', dpath('devices'), { xml: ta.value });
+      }));
+      row.append(box);
+      ta.focus();
+    });
+    actions.append(edit);
+    // Controllers are part of the machine; everything else can go.
     if (!['controller', 'emulator', 'memballoon'].includes(dev.kind)) {
       const remove = h('button', { type: 'button', class: 'btn small danger', dataset: { action: 'remove' } }, 'Remove');
       remove.addEventListener('click', async () => {

@@ -195,9 +195,11 @@ export async function render(root, params) {
   const listBox = h('section', { class: 'card', id: 'guest-list' });
   state = { conn, rows: new Map(), tbody, listBox, unsubs: [] };
   const my = state;
+  const roBadge = h('span', { class: 'badge ro', hidden: true, title: 'Changes are refused on this connection' }, 'read-only');
+  api('GET', '/connections').then(cs => { const c = cs.find(x => x.id === conn); if (c && c.readOnly) roBadge.hidden = false; }).catch(() => {});
   root.append(
     h('div', { class: 'page-head' },
-      h('h1', {}, 'Guests'), h('span', { class: 'muted' }, 'on ', conn), h('span', { class: 'spacer' }),
+      h('h1', {}, 'Guests'), h('span', { class: 'muted' }, 'on ', conn), roBadge, h('span', { class: 'spacer' }),
       h('a', { id: 'new-guest', class: 'btn primary', href: `#/c/${encodeURIComponent(conn)}/new` }, 'New guest')),
     listBox);
   let list;
