@@ -53,9 +53,13 @@ function lifecycleButtons() {
       clearError(err);
       buttons.forEach(x => { x.disabled = true; });
       try {
-        const d = await runAction(page.conn, page.name, action);
-        if (d) setSummary(d);
-        else if (action === 'delete') await reloadSummary();
+        const res = await runAction(page.conn, page.name, action);
+        if (res && res.name) setSummary(res);
+        else if (res && res.deleted && !res.warnings.length) location.hash = `#/c/${encodeURIComponent(page.conn)}/guests`;
+        else {
+          if (res && res.deleted) showError(err, new Error('Deleted; ' + res.warnings.join('; ')));
+          await reloadSummary();
+        }
       } catch (e) { showError(err, e); }
       finally { buttons.forEach(x => { x.disabled = false; }); }
     });
