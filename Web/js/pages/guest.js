@@ -175,7 +175,7 @@ const CHARTS = [
 
 function fmtUnit(unit, v) {
   if (v === null || v === undefined) return '–';
-  return unit === 'pct' ? v.toFixed(1) + '%' : unit === 'bytes' ? fmtBytes(Math.round(v)) : fmtRate(v);
+  return unit === 'pct' ? v.toFixed(1) + '%' : unit === 'bytes' ? fmtBytes(Math.round(v)).replace(/\.0 /, ' ') : fmtRate(v);
 }
 
 async function performance(box) {
@@ -204,7 +204,8 @@ async function performance(box) {
           // Rates start at a 1 KiB/s scale, so an idle guest's flat line does not read "1 B/s" on every tick.
           y: { beginAtZero: true, suggestedMax: v.c.unit === 'pct' ? 100 : v.c.unit === 'rate' ? 1024 : undefined, ticks: { callback: (t) => (v.c.unit === 'pct' ? t + '%' : fmtUnit(v.c.unit, t)) } },
         },
-        plugins: { legend: { display: v.c.sets.length > 1, position: 'bottom' },
+        plugins: { legend: { display: v.c.sets.length > 1, position: 'bottom',
+          labels: { filter: (item, data) => !data.datasets[item.datasetIndex].unreported } },
           tooltip: { callbacks: { title: (items) => items.length ? `${Math.round(-items[0].parsed.x)} s ago` : '',
             label: (it) => `${it.dataset.label}: ${fmtUnit(v.c.unit, it.parsed.y)}` } } },
       },
@@ -220,10 +221,16 @@ async function performance(box) {
         const ds = v.chart.data.datasets[i];
         ds.data = list.map(s => ({ x: (s.time - t0) / 1000, y: get(s) ?? null }));
         // A series the host never reports (RSS without a balloon driver) is left out, not drawn as "–".
-        ds.hidden = list.length > 0 && ds.data.every(p => p.y === null);
+        ds.unreported = list.length > 0 && ds.data.every(p => p.y === null);
+        if (ds.unreported) ds.hidden = true;
       });
-      v.chart.update('none');
       const last = list[list.length - 1];
+      // Memory never exceeds the maximum: a fixed scale in quarters of it reads 0, 64, 128... MiB.
+      if (v.c.unit === 'bytes' && last && last.maxKiB) {
+        v.chart.options.scales.y.max = last.maxKiB * 1024;
+        v.chart.options.scales.y.ticks.stepSize = last.maxKiB * 256;
+      }
+      v.chart.update('none');
       v.now.textContent = last ? v.c.sets.filter(([, get]) => get(last) !== null && get(last) !== undefined)
         .map(([label, get]) => (v.c.sets.length > 1 ? label + ' ' : '') + fmtUnit(v.c.unit, get(last))).join(' · ') : '';
     }
@@ -480,7 +487,9 @@ async function bootOrder(card) {
   try { doc = parseXML(await api('GET', dpath('xml') + '?inactive=1', undefined, { text: true })); } catch (e) { showError(card, e); return; }
   const os = doc.querySelector('domain > os');
   if (!os) { card.append(h('p', { class: 'muted' }, 'This guest has no <os> element.')); return; }
-  const current = [...os.querySelectorAll(':scope > boot')].map(b => b.getAttribute('dev'));
+  let current = [...os.querySelectorAll(':scope > boot')].map(b => b.getAttribute('dev'));
+  // No <boot> at all means libvirt's default, the first hard disk (unless devices carry orders).
+  if (!current.length && !doc.querySelector('devices boot')) current = ['hd'];
   const order = [...current.filter(d => DEVS.some(([v]) => v === d)), ...DEVS.map(([v]) => v).filter(v => !current.includes(v))];
   const ul = h('ul', { class: 'boot-list' });
   const items = order.map(dev => {
@@ -493,7 +502,7 @@ async function bootOrder(card) {
     return li;
   });
   ul.append(...items);
-  const perDevice = doc.querySelectorAll('devices boot').length > 0;
+  const perDevice = !!doc.querySelector('devices boot');
   const save = h('button', { type: 'button', class: 'btn primary', id: 'boot-save' }, 'Save boot order');
   const note = h('span', { class: 'muted' });
   const actions = h('div', { class: 'actions' }, save, note);
