@@ -26,23 +26,23 @@ export async function render(root, { conn, name, kind }) {
     status.textContent = text || state;
   };
   const errBox = h('div', { class: 'error-message', role: 'alert', hidden: true });
-  const reconnect = h('button', { id: 'console-reconnect', type: 'button' }, 'Reconnect');
-  const cad = h('button', { id: 'send-cad', type: 'button', title: 'Send Ctrl-Alt-Del' }, 'Ctrl-Alt-Del');
+  const reconnect = h('button', { id: 'console-reconnect', type: 'button', class: 'btn small' }, 'Reconnect');
+  const cad = h('button', { id: 'send-cad', type: 'button', class: 'btn small', title: 'Send Ctrl-Alt-Del' }, 'Ctrl-Alt-Del');
   const scale = h('input', { id: 'vnc-scale', type: 'checkbox', checked: true });
-  const fullscreen = h('button', { type: 'button', class: 'console-fullscreen' }, 'Full screen');
+  const fullscreen = h('button', { type: 'button', class: 'btn small console-fullscreen' }, 'Full screen');
   const kinds = h('nav', { class: 'console-kinds' });
   const screen = h('div', { class: 'console-screen' });
   const actions = h('div', { class: 'console-actions' }, reconnect);
 
   if (kind === 'vnc' || kind === 'spice') {
     actions.append(cad);
-    if (kind === 'vnc') actions.append(h('label', { class: 'console-check' }, scale, ' Scale to window'));
+    if (kind === 'vnc') actions.append(h('label', { class: 'check console-check' }, scale, ' Scale to window'));
     actions.append(fullscreen);
   }
   if (kind === 'serial') {
     // Buttons for touch screens and browsers that keep Ctrl-Shift-C/V for themselves.
-    const copyBtn = h('button', { type: 'button', class: 'serial-copy' }, 'Copy');
-    const pasteBtn = h('button', { type: 'button', class: 'serial-paste' }, 'Paste');
+    const copyBtn = h('button', { type: 'button', class: 'btn small serial-copy' }, 'Copy');
+    const pasteBtn = h('button', { type: 'button', class: 'btn small serial-paste' }, 'Paste');
     actions.append(copyBtn, pasteBtn);
     copyBtn.addEventListener('click', () => { if (session) session.copy(); });
     pasteBtn.addEventListener('click', async () => {
@@ -60,8 +60,8 @@ export async function render(root, { conn, name, kind }) {
 
   // Host text typed (VNC) or sent (serial) into the guest: the clipboard the consoles lack.
   const pasteText = h('textarea', { id: 'paste-text', rows: 3, placeholder: kind === 'serial' ? 'Text to send to the serial console' : 'Text to type into the guest as key presses' });
-  const pasteSend = h('button', { id: 'paste-send', type: 'button' }, kind === 'serial' ? 'Send' : 'Type it');
-  const pasteCancel = h('button', { type: 'button', hidden: true }, 'Stop');
+  const pasteSend = h('button', { id: 'paste-send', type: 'button', class: 'btn primary' }, kind === 'serial' ? 'Send' : 'Type it');
+  const pasteCancel = h('button', { type: 'button', class: 'btn', hidden: true }, 'Stop');
   const pasteProgress = h('span', { class: 'paste-progress' });
   const pastePanel = h('div', { class: 'paste-panel' },
     h('label', { for: 'paste-text' }, kind === 'serial' ? 'Send text' : 'Type text into the guest'),

@@ -1,7 +1,7 @@
 // Virtual networks (virt-manager's Virtual Networks tab): state, autostart, bridge, forward
 // mode and subnet; a new NAT or isolated network; start/stop/delete; the DHCP leases.
 import { api, cpath } from '../api.js';
-import { h, showError, clearError } from '../ui.js';
+import { h, showError, clearError, stateBadge, confirmDialog } from '../ui.js';
 import { cells } from './tables.js';
 
 export function unmount() {}
@@ -25,10 +25,10 @@ function subnetText(n) {
 
 export async function render(root, { conn }) {
   const netsBody = h('tbody');
-  const netsBox = h('div', { class: 'pc-card' },
+  const netsBox = h('div', { class: 'card' },
     h('div', { class: 'pc-head' }, h('h2', {}, 'Virtual networks'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => load() }, 'Reload')),
-    h('table', { class: 'pc-table', id: 'networks' },
+      h('button', { type: 'button', class: 'btn small', onclick: () => load() }, 'Reload')),
+    h('table', { class: 'list', id: 'networks' },
       h('thead', {}, h('tr', {}, ...['Name', 'State', 'Autostart', 'Bridge', 'Forward', 'Subnet', 'DHCP', ''].map((t) => h('th', {}, t)))),
       netsBody));
 
@@ -39,24 +39,24 @@ export async function render(root, { conn }) {
   const newIPv4 = h('input', { id: 'new-network-ipv4', type: 'text', placeholder: '192.168.150.1/24', autocomplete: 'off', spellcheck: 'false' });
   const newDHCP = h('input', { id: 'new-network-dhcp', type: 'checkbox', checked: true });
   const newStart = h('input', { id: 'new-network-autostart', type: 'checkbox' });
-  const newForm = h('form', { class: 'pc-form', id: 'new-network' },
+  const newForm = h('form', { class: 'form-row pc-form', id: 'new-network' },
     h('h3', {}, 'New network'),
-    h('label', {}, 'Name', newName), h('label', {}, 'Mode', newForward),
-    h('label', {}, 'IPv4 address of the host / prefix', newIPv4),
-    h('label', { class: 'pc-check' }, newDHCP, ' DHCP for the guests'),
-    h('label', { class: 'pc-check' }, newStart, ' Start when the host starts'),
-    h('button', { type: 'submit', id: 'new-network-create' }, 'Create network'));
+    h('label', { class: 'field' }, 'Name', newName), h('label', { class: 'field' }, 'Mode', newForward),
+    h('label', { class: 'field' }, 'IPv4 address of the host / prefix', newIPv4),
+    h('label', { class: 'check' }, newDHCP, ' DHCP for the guests'),
+    h('label', { class: 'check' }, newStart, ' Start when the host starts'),
+    h('button', { type: 'submit', class: 'btn primary', id: 'new-network-create' }, 'Create network'));
   netsBox.append(newForm);
 
   const leasesBody = h('tbody');
-  const leasesBox = h('div', { class: 'pc-card' },
+  const leasesBox = h('div', { class: 'card' },
     h('div', { class: 'pc-head' }, h('h2', {}, 'DHCP leases'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => loadLeases() }, 'Reload')),
-    h('table', { class: 'pc-table', id: 'leases' },
+      h('button', { type: 'button', class: 'btn small', onclick: () => loadLeases() }, 'Reload')),
+    h('table', { class: 'list', id: 'leases' },
       h('thead', {}, h('tr', {}, ...['Network', 'MAC', 'IP address', 'Hostname', 'Expires'].map((t) => h('th', {}, t)))),
       leasesBody));
 
-  root.append(h('section', { class: 'pc-page networks-page' }, h('h1', {}, 'Networks'), netsBox, leasesBox));
+  root.append(h('section', { class: 'pc-page networks-page' }, h('div', { class: 'page-head' }, h('h1', {}, 'Networks')), netsBox, leasesBox));
 
   let nets = [];
 
@@ -64,17 +64,18 @@ export async function render(root, { conn }) {
     clearError(netsBox);
     try { nets = await api('GET', cpath(conn, 'networks')); } catch (e) { showError(netsBox, e); return; }
     netsBody.replaceChildren(...nets.map(row));
-    if (!nets.length) netsBody.append(h('tr', {}, h('td', { colspan: 8, class: 'pc-empty' }, 'No virtual networks yet.')));
+    if (!nets.length) netsBody.append(h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No virtual networks yet.')));
     await loadLeases();
   }
 
   function row(n) {
     const actCell = h('td', { class: 'pc-actions' });
     const act = (action, label, cls) => h('button', {
-      type: 'button', class: cls || 'secondary', 'data-action': action,
+      type: 'button', class: 'btn small' + (cls ? ' ' + cls : ''), 'data-action': action,
       onclick: async () => {
         clearError(actCell);
-        if (action === 'delete' && !confirm(`Delete the network "${n.name}"?${n.active ? ' It is stopped first.' : ''}`)) return;
+        if (action === 'delete' && !(await confirmDialog(`Delete the network ${n.name}?`,
+          n.active ? 'It is stopped first; guests on it lose their connection.' : '', { okLabel: 'Delete', danger: true }))) return;
         try {
           if (action === 'delete') {
             // virsh net-undefine keeps a running network going until it stops; the page's
@@ -92,8 +93,8 @@ export async function render(root, { conn }) {
     const dhcp = n.dhcpStart ? `${n.dhcpStart} – ${n.dhcpEnd || ''}` : 'off';
     const tr = h('tr', { 'data-network': n.name });
     tr.append(...cells([
-      ['Name', h('strong', {}, n.name), n.persistent === false ? h('small', {}, ' transient') : null],
-      ['State', h('span', { 'data-field': 'state', class: 'pc-state ' + (n.active ? 'on' : 'off') }, n.active ? 'active' : 'inactive')],
+      ['Name', h('strong', {}, n.name), n.persistent === false ? h('span', { class: 'sub' }, 'transient') : null],
+      ['State', h('span', { 'data-field': 'state' }, stateBadge(n.active ? 'active' : 'inactive'))],
       ['Autostart', h('span', { 'data-field': 'autostart' }, n.autostart ? 'yes' : 'no')],
       ['Bridge', h('code', {}, n.bridge || '')],
       ['Forward', h('span', { 'data-field': 'forward' }, n.forward || 'isolated')],
@@ -118,7 +119,7 @@ export async function render(root, { conn }) {
       }
     });
     leasesBody.replaceChildren(...rows);
-    if (!rows.length) leasesBody.append(h('tr', {}, h('td', { colspan: 5, class: 'pc-empty' }, active.length ? 'No leases.' : 'No active network.')));
+    if (!rows.length) leasesBody.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, active.length ? 'No leases.' : 'No active network.')));
   }
 
   newForm.addEventListener('submit', async (e) => {

@@ -1,7 +1,7 @@
 // Storage pools and their volumes (virt-manager's Storage tab): pool state and usage, start/
 // stop/refresh/delete, a new directory pool; volumes with create, delete, upload and download.
 import { api, cpath, withToken } from '../api.js';
-import { h, showError, clearError, fmtBytes } from '../ui.js';
+import { h, showError, clearError, fmtBytes, stateBadge, confirmDialog } from '../ui.js';
 import { pct, cells, usageBar } from './tables.js';
 
 let uploading = null;  // the XMLHttpRequest of an upload in progress
@@ -14,19 +14,19 @@ const GiB = 1024 ** 3;
 
 export async function render(root, { conn }) {
   const poolsBody = h('tbody');
-  const poolsBox = h('div', { class: 'pc-card' },
+  const poolsBox = h('div', { class: 'card' },
     h('div', { class: 'pc-head' }, h('h2', {}, 'Storage pools'),
-      h('button', { type: 'button', class: 'secondary', id: 'pools-reload', onclick: () => loadPools() }, 'Reload')),
-    h('table', { class: 'pc-table', id: 'pools' },
+      h('button', { type: 'button', class: 'btn small', id: 'pools-reload', onclick: () => loadPools() }, 'Reload')),
+    h('table', { class: 'list', id: 'pools' },
       h('thead', {}, h('tr', {}, ...['Name', 'State', 'Type', 'Path', 'Usage', ''].map((t) => h('th', {}, t)))),
       poolsBody));
 
   const newPoolName = h('input', { id: 'new-pool-name', type: 'text', placeholder: 'name', autocomplete: 'off', spellcheck: 'false' });
   const newPoolPath = h('input', { id: 'new-pool-path', type: 'text', placeholder: '/var/lib/corral/images/NAME' });
-  const newPoolForm = h('form', { class: 'pc-form', id: 'new-pool' },
+  const newPoolForm = h('form', { class: 'form-row pc-form', id: 'new-pool' },
     h('h3', {}, 'New directory pool'),
-    h('label', {}, 'Name', newPoolName), h('label', {}, 'Directory', newPoolPath),
-    h('button', { type: 'submit', id: 'new-pool-create' }, 'Create pool'));
+    h('label', { class: 'field' }, 'Name', newPoolName), h('label', { class: 'field' }, 'Directory', newPoolPath),
+    h('button', { type: 'submit', class: 'btn primary', id: 'new-pool-create' }, 'Create pool'));
   poolsBox.append(newPoolForm);
 
   const volsTitle = h('h2', {}, 'Volumes');
@@ -34,25 +34,25 @@ export async function render(root, { conn }) {
   const volName = h('input', { id: 'new-volume-name', type: 'text', placeholder: 'disk.qcow2', autocomplete: 'off', spellcheck: 'false' });
   const volSize = h('input', { id: 'new-volume-size', type: 'number', min: 0, step: 'any', value: 10 });
   const volFormat = h('select', { id: 'new-volume-format' }, h('option', { value: 'qcow2' }, 'qcow2'), h('option', { value: 'raw' }, 'raw'));
-  const volForm = h('form', { class: 'pc-form', id: 'new-volume' },
+  const volForm = h('form', { class: 'form-row pc-form', id: 'new-volume' },
     h('h3', {}, 'New volume'),
-    h('label', {}, 'Name', volName), h('label', {}, 'Size (GiB)', volSize), h('label', {}, 'Format', volFormat),
-    h('button', { type: 'submit', id: 'new-volume-create' }, 'Create volume'));
+    h('label', { class: 'field' }, 'Name', volName), h('label', { class: 'field' }, 'Size (GiB)', volSize), h('label', { class: 'field' }, 'Format', volFormat),
+    h('button', { type: 'submit', class: 'btn primary', id: 'new-volume-create' }, 'Create volume'));
   const uploadFile = h('input', { id: 'volume-upload-file', type: 'file' });
   const uploadProgress = h('progress', { id: 'volume-upload-progress', max: 1, value: 0, hidden: true });
   const uploadStatus = h('span', { class: 'pc-upload-status', id: 'volume-upload-status' });
-  const uploadCancel = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Cancel');
-  const uploadBox = h('div', { class: 'pc-form', id: 'volume-upload' },
+  const uploadCancel = h('button', { type: 'button', class: 'btn small', hidden: true }, 'Cancel');
+  const uploadBox = h('div', { class: 'form-row pc-form', id: 'volume-upload' },
     h('h3', {}, 'Upload a file as a new volume'),
-    h('label', {}, 'File', uploadFile), h('div', { class: 'pc-upload-row' }, uploadProgress, uploadStatus, uploadCancel));
-  const volsBox = h('div', { class: 'pc-card', hidden: true },
+    h('label', { class: 'field' }, 'File', uploadFile), h('div', { class: 'pc-upload-row' }, uploadProgress, uploadStatus, uploadCancel));
+  const volsBox = h('div', { class: 'card', hidden: true },
     h('div', { class: 'pc-head' }, volsTitle),
-    h('table', { class: 'pc-table', id: 'volumes' },
+    h('table', { class: 'list', id: 'volumes' },
       h('thead', {}, h('tr', {}, ...['Name', 'Format', 'Capacity', 'Allocation', ''].map((t) => h('th', {}, t)))),
       volsBody),
     volForm, uploadBox);
 
-  root.append(h('section', { class: 'pc-page storage-page' }, h('h1', {}, 'Storage'), poolsBox, volsBox));
+  root.append(h('section', { class: 'pc-page storage-page' }, h('div', { class: 'page-head' }, h('h1', {}, 'Storage')), poolsBox, volsBox));
 
   let selected = null;  // the pool whose volumes are shown
   let pools = [];
@@ -61,7 +61,7 @@ export async function render(root, { conn }) {
     clearError(poolsBox);
     try { pools = await api('GET', cpath(conn, 'pools')); } catch (e) { showError(poolsBox, e); return; }
     poolsBody.replaceChildren(...pools.map(poolRow));
-    if (!pools.length) poolsBody.append(h('tr', {}, h('td', { colspan: 6, class: 'pc-empty' }, 'No storage pools yet.')));
+    if (!pools.length) poolsBody.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No storage pools yet.')));
     if (!selected || !pools.some((p) => p.name === selected)) {
       const first = pools.find((p) => p.name === 'default') || pools[0];
       selected = first ? first.name : null;
@@ -77,11 +77,12 @@ export async function render(root, { conn }) {
   function poolRow(p) {
     const tr = h('tr', { 'data-pool': p.name });
     const act = (action, label, cls) => h('button', {
-      type: 'button', class: cls || 'secondary', 'data-action': action,
+      type: 'button', class: 'btn small' + (cls ? ' ' + cls : ''), 'data-action': action,
       onclick: async (e) => {
         e.stopPropagation();
         clearError(actCell);
-        if (action === 'delete' && !confirm(`Delete the pool "${p.name}"? Its volumes stay on disk.`)) return;
+        if (action === 'delete' && !(await confirmDialog(`Delete the pool ${p.name}?`,
+          'Its definition is removed; the directory and its volumes stay on disk.', { okLabel: 'Delete', danger: true }))) return;
         try {
           if (action === 'delete') await api('DELETE', cpath(conn, 'pools', p.name));
           else await api('POST', cpath(conn, 'pools', p.name, action));
@@ -95,8 +96,8 @@ export async function render(root, { conn }) {
       act('delete', 'Delete', 'danger'));
     tr.append(...cells([
       ['Name', h('a', { href: 'javascript:void 0', class: 'pc-pool-link', onclick: () => { selected = p.name; markSelected(); loadVolumes(); } }, p.name)],
-      ['State', h('span', { 'data-field': 'state', class: 'pc-state ' + (p.active ? 'on' : 'off') }, p.state || (p.active ? 'running' : 'inactive')),
-        p.autostart ? h('small', {}, ' autostart') : null],
+      ['State', h('span', { 'data-field': 'state' }, stateBadge(p.state || (p.active ? 'running' : 'inactive'))),
+        p.autostart ? h('span', { class: 'sub' }, 'autostart') : null],
       ['Type', p.type || ''],
       ['Path', h('code', {}, p.path || '')],
       ['Usage', p.active ? usageBar(p.allocation, p.capacity, `${fmtBytes(p.allocation)} of ${fmtBytes(p.capacity)} used, ${fmtBytes(p.available)} free`) : '—'],
@@ -115,7 +116,7 @@ export async function render(root, { conn }) {
     volsTitle.textContent = `Volumes in "${pool.name}"`;
     clearError(volsBox);
     if (!pool.active) {
-      volsBody.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'pc-empty' }, 'The pool is not active: start it to see its volumes.')));
+      volsBody.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'The pool is not active: start it to see its volumes.')));
       return;
     }
     let vols;
@@ -123,19 +124,19 @@ export async function render(root, { conn }) {
     if (selected !== pool.name) return;  // the user picked another pool meanwhile
     vols.sort((a, b) => a.name.localeCompare(b.name));
     volsBody.replaceChildren(...vols.map((v) => volRow(pool.name, v)));
-    if (!vols.length) volsBody.append(h('tr', {}, h('td', { colspan: 5, class: 'pc-empty' }, 'No volumes.')));
+    if (!vols.length) volsBody.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No volumes.')));
   }
 
   function volRow(pool, v) {
     const actCell = h('td', { class: 'pc-actions' });
     const href = withToken('/api/v1' + cpath(conn, 'pools', pool, 'volumes', v.name, 'content'));
     actCell.append(
-      h('a', { href, download: v.name, class: 'button secondary', 'data-action': 'download' }, 'Download'),
+      h('a', { href, download: v.name, class: 'btn small', 'data-action': 'download' }, 'Download'),
       h('button', {
-        type: 'button', class: 'danger', 'data-action': 'delete',
+        type: 'button', class: 'btn small danger', 'data-action': 'delete',
         onclick: async () => {
           clearError(actCell);
-          if (!confirm(`Delete the volume "${v.name}" and its data?`)) return;
+          if (!(await confirmDialog(`Delete the volume ${v.name}?`, 'Its data is lost.', { okLabel: 'Delete', danger: true }))) return;
           try {
             await api('DELETE', cpath(conn, 'pools', pool, 'volumes', v.name));
             await loadPools();

@@ -56,29 +56,29 @@ export async function render(root, { conn }) {
   const newDiskBox = h('div', { class: 'wz-newdisk' },
     field('Disk size (GiB)', diskSize, '0: no disk'), field('Storage pool', pool), field('Disk format', diskFormat));
 
-  const previewBtn = h('button', { type: 'button', id: 'wizard-preview', class: 'secondary' }, 'Show XML');
-  const createBtn = h('button', { type: 'submit', id: 'wizard-create' }, 'Create');
+  const previewBtn = h('button', { type: 'button', id: 'wizard-preview', class: 'btn' }, 'Show XML');
+  const createBtn = h('button', { type: 'submit', id: 'wizard-create', class: 'btn primary' }, 'Create');
   const xmlOut = h('pre', { id: 'wizard-xml', class: 'wz-xml', hidden: true });
   const actions = h('div', { class: 'wz-actions' }, previewBtn, createBtn);
 
   const form = h('form', { id: 'wizard', class: 'wizard', novalidate: true },
-    h('fieldset', { class: 'wz-step' }, h('legend', {}, '1. Installation source'),
+    h('fieldset', { class: 'wz-step card' }, h('legend', {}, '1. Installation source'),
       h('div', { class: 'wz-radios' }, radio('iso', 'Install from an ISO image', true), radio('import', 'Import an existing disk image'), radio('kernel', 'Direct kernel boot')),
       isoBox, importBox, kernelBox, isoList, diskList),
-    h('fieldset', { class: 'wz-step' }, h('legend', {}, '2. Operating system'), osBox),
-    h('fieldset', { class: 'wz-step' }, h('legend', {}, '3. Name, memory and CPUs'),
+    h('fieldset', { class: 'wz-step card' }, h('legend', {}, '2. Operating system'), osBox),
+    h('fieldset', { class: 'wz-step card' }, h('legend', {}, '3. Name, memory and CPUs'),
       h('div', { class: 'wz-grid' }, field('Name', name), field('Memory (MiB)', memory), field('vCPUs', vcpus))),
-    h('fieldset', { class: 'wz-step' }, h('legend', {}, '4. Storage'),
+    h('fieldset', { class: 'wz-step card' }, h('legend', {}, '4. Storage'),
       h('div', { class: 'wz-grid' }, newDiskBox, field('Disk bus', diskBus))),
-    h('fieldset', { class: 'wz-step' }, h('legend', {}, '5. Devices'),
+    h('fieldset', { class: 'wz-step card' }, h('legend', {}, '5. Devices'),
       h('div', { class: 'wz-grid' }, field('Network', network), field('NIC model', nicModel), field('Graphics', graphics),
         field('Video', video), field('Firmware', firmware)),
-      h('label', { class: 'wz-check' }, start, ' Start the guest after creating it')),
+      h('label', { class: 'check wz-check' }, start, ' Start the guest after creating it')),
     actions, xmlOut);
 
   root.append(h('section', { class: 'wizard-page' },
+    h('div', { class: 'breadcrumb' }, h('a', { href: connPath + '/guests' }, 'Guests'), ` on ${conn}`),
     h('h1', {}, 'New virtual machine'),
-    h('p', { class: 'wz-sub' }, 'on ', h('a', { href: connPath + '/guests' }, conn)),
     form));
 
   // --- install kind ----------------------------------------------------------------------
