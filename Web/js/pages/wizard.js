@@ -161,9 +161,9 @@ export async function render(root, { conn }) {
     if (rec.vcpus) parts.push(`${rec.vcpus} vCPU${rec.vcpus > 1 ? 's' : ''}`);
     if (rec.diskGiB) parts.push(`${rec.diskGiB} GiB disk`);
     osNote.replaceChildren(
-      h('strong', {}, chosenName), info.version ? ` (release ${info.version})` : '', ': values below recommended by osinfo-db for ', chosenName,
-      parts.length ? ` — ${parts.join(', ')}` : '',
-      min.memoryMiB ? `; minimum ${min.memoryMiB} MiB` : '', '. You can change them.');
+      'Recommended by osinfo-db for ', h('strong', {}, chosenName), info.version ? ` (release ${info.version})` : '',
+      parts.length ? `: ${parts.join(', ')}` : '', min.memoryMiB ? `; minimum ${min.memoryMiB} MiB memory` : '',
+      '. The settings below were filled in from it; you can change them.');
     suggestName(id);
   }
   osInput.addEventListener('change', () => { const id = osInput.value.trim(); if (id) chooseOS(id); });
