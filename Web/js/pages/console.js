@@ -182,7 +182,11 @@ async function openVNC(screen, url, setStatus, fail, scaled) {
   screen.replaceChildren();
   let connected = false;
   let failure = '';
-  const rfb = new RFB(screen, url);
+  // Our own socket for noVNC, so the daemon's close reason (code 4000 + HTTP status, message
+  // as the reason) can be shown: noVNC's disconnect event does not carry it.
+  const ws = new WebSocket(url);
+  ws.addEventListener('close', (e) => { if (e.code >= 4000 && e.reason) failure = e.reason; });
+  const rfb = new RFB(screen, ws);
   rfb.scaleViewport = scaled();
   rfb.resizeSession = false;
   rfb.focusOnClick = true;
