@@ -15,7 +15,7 @@ PACKAGES=(
   libguestfs-tools libguestfs-xfs linux-image-amd64   # the real virt-ls/virt-df/guestfish... the guest tools are compared with (supermin needs a kernel)
   dnsmasq-base nftables iproute2  # system-mode virtual networks: DHCP/DNS per network, NAT and forwarding rules, bridges/taps/netns
   rpm sqlite3                     # GuestFS inspection: a real rpmdb.sqlite for the RHEL fixture, sqlite3 as the SQLite oracle
-  node-xterm                      # the web console's serial terminal: libjs-xterm's xterm.js only require()s node-xterm's files
+  node-xterm spice-html5          # web console: xterm.js itself (libjs-xterm's xterm.js only require()s node-xterm's files), the SPICE client
 )
 
 # scripts/fuzz.sh links with lld, which swift.org toolchains ship next to swift; else Debian's.
