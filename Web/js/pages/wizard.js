@@ -1,6 +1,6 @@
 // New guest: virt-manager's wizard on one page. The OS chosen from osinfo-db fills in the
 // resources and devices virt-install would pick; the daemon builds the XML (POST .../guests).
-import { api, cpath } from '../api.js';
+import { api, cpath, ApiError } from '../api.js';
 import { h, showError, clearError } from '../ui.js';
 
 let searchTimer = null;
@@ -28,8 +28,8 @@ export async function render(root, { conn }) {
   const isoList = h('datalist', { id: 'wz-isos' });
   const diskList = h('datalist', { id: 'wz-disks' });
   const isoBox = h('div', { class: 'wz-kind', 'data-kind': 'iso' }, field('ISO image', iso, 'A path on the host, or pool/volume'));
-  // The existing disk: the whole install for an import, an optional boot or data disk for the
-  // others (a direct kernel boot usually has its root file system on one).
+  // The existing disk: the whole install for an import, an optional root disk for a direct
+  // kernel boot.
   const diskLabel = h('span', { class: 'wz-label' });
   const diskHint = h('small', { class: 'wz-hint' });
   const diskBox = h('div', { class: 'wz-disk' }, h('label', { class: 'wz-field' }, diskLabel, disk, diskHint));
@@ -91,9 +91,11 @@ export async function render(root, { conn }) {
     const k = kindNow();
     for (const box of [isoBox, kernelBox]) box.hidden = box.dataset.kind !== k;
     newDiskBox.hidden = k === 'import';
+    // An ISO install gets a new disk (virt-install's default); an existing one is for the others.
+    diskBox.hidden = k === 'iso';
     diskLabel.textContent = k === 'import' ? 'Existing disk image' : 'Existing disk image (optional)';
     diskHint.textContent = k === 'import' ? 'The guest boots from this disk; nothing is copied. A path on the host, or pool/volume.'
-      : 'Attached as the first disk; set the new disk size below to 0 if it is the only one.';
+      : 'The guest\'s root disk, used instead of a new one. A path on the host, or pool/volume.';
   };
   form.addEventListener('change', (e) => { if (e.target.name === 'install') showKind(); });
   showKind();
@@ -222,7 +224,7 @@ export async function render(root, { conn }) {
       if (initrd.value.trim()) install.initrd = initrd.value.trim();
       if (cmdline.value.trim()) install.cmdline = cmdline.value.trim();
     }
-    if (disk.value.trim()) install.disk = disk.value.trim();
+    if (k !== 'iso' && disk.value.trim()) install.disk = disk.value.trim();
     if (!name.value.trim()) throw invalid(name, 'Give the guest a name.');
     const mem = Number(memory.value), cpus = Number(vcpus.value), size = Number(diskSize.value || 0);
     if (!Number.isInteger(mem) || mem < 1) throw invalid(memory, 'Memory must be a whole number of MiB.');
@@ -255,18 +257,45 @@ export async function render(root, { conn }) {
     return req;
   };
 
-  previewBtn.addEventListener('click', async () => {
+  // The daemon's validation message names the field (virt-install's words); it is shown next
+  // to that field too, where the fix is, besides the buttons where the user acted.
+  const fieldFor = (message) => {
+    const m = message.toLowerCase();
+    const rules = [
+      [/install\.iso/, iso], [/install\.disk/, disk], [/install\.kernel/, kernel], [/install\.initrd/, initrd],
+      [/install\.cmdline/, cmdline], [/guest name|already exists|domain .* exists/, name], [/unknown os|osinfo/, osInput],
+      [/memorymib|memory/, memory], [/vcpus/, vcpus], [/disk\.sizegib/, diskSize], [/disk\.format/, diskFormat],
+      [/disk bus/, diskBus], [/storage pool|volume name/, pool], [/network model/, nicModel], [/network/, network],
+      [/graphics/, graphics], [/video/, video], [/firmware|bios|ovmf/, firmware],
+    ];
+    const hit = rules.find(([re]) => re.test(m));
+    return hit ? hit[1] : null;
+  };
+  const daemonError = (err) => {
+    showError(actions, err);
+    const el = err instanceof ApiError ? fieldFor(err.message || '') : null;
+    if (!el) return;
+    el.setAttribute('aria-invalid', 'true');
+    const box = el.closest('.wz-field');
+    if (box) showError(box, err);
+  };
+  const clearErrors = () => {
     clearError(actions);
+    for (const box of form.querySelectorAll('.wz-field > .error-message')) clearError(box);
+  };
+
+  previewBtn.addEventListener('click', async () => {
+    clearErrors();
     try {
       const res = await api('POST', cpath(conn, 'guests') + '?dryRun=1', body());
       xmlOut.textContent = res.xml;
       xmlOut.hidden = false;
       xmlOut.scrollIntoView({ block: 'nearest' });
-    } catch (e) { showError(actions, e); }
+    } catch (e) { daemonError(e); }
   });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    clearError(actions);
+    clearErrors();
     let req;
     try { req = body(); } catch (err) { showError(actions, err); return; }
     createBtn.disabled = true;
@@ -276,7 +305,7 @@ export async function render(root, { conn }) {
       const created = (res && res.domain && res.domain.name) || req.name;
       location.hash = `${connPath}/guest/${encodeURIComponent(created)}`;
     } catch (err) {
-      showError(actions, err);
+      daemonError(err);
     } finally {
       createBtn.disabled = false;
       createBtn.textContent = 'Create';
