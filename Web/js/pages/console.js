@@ -34,7 +34,9 @@ export async function render(root, { conn, name, kind }) {
   const fullscreen = h('button', { type: 'button', class: 'btn small console-fullscreen' }, 'Full screen');
   const kinds = h('nav', { class: 'console-kinds' });
   const screen = h('div', { class: 'console-screen' });
-  const actions = h('div', { class: 'console-actions' }, reconnect);
+  // Shown while the guest is off, as virt-manager's console offers to run it.
+  const startBtn = h('button', { id: 'console-start', type: 'button', class: 'btn small primary', hidden: true }, 'Run the guest');
+  const actions = h('div', { class: 'console-actions' }, startBtn, reconnect);
 
   if (kind === 'vnc' || kind === 'spice') {
     actions.append(cad);
@@ -109,6 +111,8 @@ export async function render(root, { conn, name, kind }) {
     if (session) { session.close(); session = null; }
     try {
       const d = await api('GET', cpath(conn, 'domains', name));
+      if (!current()) return;
+      startBtn.hidden = d.state !== 'shut off' && d.state !== 'crashed';
       if (d.state !== 'running' && d.state !== 'paused') {
         st('disconnected', `disconnected: the guest is ${d.state}`);
         return;
@@ -136,6 +140,14 @@ export async function render(root, { conn, name, kind }) {
   };
 
   reconnect.addEventListener('click', open);
+  startBtn.addEventListener('click', async () => {
+    clearError(errBox);
+    startBtn.disabled = true;
+    try {
+      await api('POST', cpath(conn, 'domains', name, 'start'));
+      await open();
+    } catch (e) { fail(e); } finally { startBtn.disabled = false; }
+  });
   cad.addEventListener('click', () => {
     if (session && session.sendCAD && session.connected()) session.sendCAD();
     else showError(errBox, new Error('not connected'));
@@ -170,9 +182,13 @@ export async function render(root, { conn, name, kind }) {
   // A guest started (or restarted) while we look at its page: connect again by ourselves.
   cleanups.push(subscribe((msg) => {
     if (msg.type !== 'lifecycle' || msg.connection !== conn || msg.domain !== name) return;
-    if (msg.event === 'started' && !(session && session.connected())) setTimeout(open, 500);
+    if (msg.event === 'started') {
+      // Unless a connect is already under way (the Run button's own).
+      setTimeout(() => { if (status.dataset.state === 'disconnected') open(); }, 500);
+    }
     if (msg.event === 'stopped' || msg.event === 'shutdown' || msg.event === 'crashed') {
       setStatus('disconnected', `disconnected: the guest ${msg.event === 'crashed' ? 'crashed' : 'stopped'}`);
+      startBtn.hidden = false;
     }
   }));
 
