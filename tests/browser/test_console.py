@@ -92,13 +92,15 @@ class TestLocalGuest:
         page.wait_text('[data-field="state"]', lambda t: "running" in t, ui.PAGE, "state 'running'")
         # "Some seconds of stats": the page has had 4 stats frames to draw from.
         page.wait_stats_frames(4)
-        for chart in ("canvas#chart-cpu", "#chart-memory", "#chart-disk", "#chart-net"):
+        for chart in ("canvas#chart-cpu", "canvas#chart-memory", "canvas#chart-disk", "canvas#chart-net"):
             el = page.wait(chart)
-            page.until(lambda: page.nonblank_pixels(el) > 0, ui.PAGE, f"{chart} to draw")
+            page.until(lambda: page.chart_points(el) >= 0, ui.PAGE, f"a Chart.js chart on {chart}")
+        cpu = page.wait("canvas#chart-cpu")
+        page.until(lambda: page.chart_points(cpu) >= 2, ui.PAGE, "two or more CPU samples in the CPU chart")
         shot("guest-details")
-        for tab in ("overview", "hardware", "xml"):
-            page.click(f'a[data-tab="{tab}"]')
-        page.wait("textarea#xml-editor")
+        page.click('a[data-tab="xml"]')
+        page.until(lambda: f"<name>{NAME}</name>" in (page.value("textarea#xml-editor") or ""), ui.PAGE,
+                   "the guest's XML in the editor")
         page.click('a[data-tab="hardware"]')
         page.wait('[data-device-kind="disk"]')
 

@@ -27,6 +27,14 @@ for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] > 16 || d[i + 1]
 return n;
 """
 
+# Most non-null points in any dataset of the Chart.js chart on a canvas (-1: no chart there).
+_CHART_POINTS_JS = """
+const ch = window.Chart && window.Chart.getChart(arguments[0]);
+if (!ch) return -1;
+const val = (p) => (p !== null && typeof p === 'object') ? p.y : p;
+return Math.max(0, ...ch.data.datasets.map(ds => ds.data.filter(p => val(p) !== null && val(p) !== undefined).length));
+"""
+
 # Resolves after `count` stats frames on the event stream (the same stream the pages listen to).
 _STATS_JS = """
 const [count, done] = [arguments[0], arguments[arguments.length - 1]];
@@ -191,6 +199,9 @@ class Console:
 
     def nonblank_pixels(self, canvas):
         return self.d.execute_script(_NONBLANK_JS, canvas)
+
+    def chart_points(self, canvas):
+        return self.d.execute_script(_CHART_POINTS_JS, canvas)
 
     def wait_stats_frames(self, count):
         """Waits (in the page) for `count` stats frames on /api/v1/events."""
