@@ -27,7 +27,11 @@ async function route() {
     root.replaceChildren();
     current = mod;
     document.dispatchEvent(new CustomEvent('corral:route', { detail: { page, params } }));
-    await mod.render(root, params);
+    // A page that fails to render says why instead of leaving a blank page.
+    try { await mod.render(root, params); } catch (e) {
+      console.error(e);
+      root.append(Object.assign(document.createElement('div'), { className: 'error-message', textContent: e.message || String(e) }));
+    }
     return;
   }
   root.textContent = 'No such page: ' + hash;

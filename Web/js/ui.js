@@ -38,3 +38,71 @@ export function fmtBytes(n) {
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
   return (i ? n.toFixed(1) : n) + ' ' + units[i];
 }
+
+// KiB figures from the API (memoryKiB) in the same units as fmtBytes.
+export function fmtKiB(kib) {
+  if (kib === undefined || kib === null) return '';
+  return fmtBytes(kib * 1024);
+}
+
+// Bytes per second, for disk and network rates.
+export function fmtRate(bps) {
+  if (bps === undefined || bps === null || !isFinite(bps)) return '';
+  return fmtBytes(Math.round(bps)) + '/s';
+}
+
+// A badge for a virsh state word ("running", "shut off", ...); the class gives its colour.
+export function stateBadge(state) {
+  const cls = 'state state-' + String(state || 'unknown').replace(/\s+/g, '-');
+  return h('span', { class: cls }, state || 'unknown');
+}
+
+// Modal yes/no question in a <dialog>. extra: nodes shown above the buttons (e.g. a checkbox).
+// Resolves true when #confirm-ok is pressed, false on cancel/Escape.
+export function confirmDialog(title, message, { okLabel = 'OK', danger = false, extra = [] } = {}) {
+  return new Promise((resolve) => {
+    const ok = h('button', { id: 'confirm-ok', type: 'button', class: danger ? 'btn danger' : 'btn primary' }, okLabel);
+    const cancel = h('button', { id: 'confirm-cancel', type: 'button', class: 'btn' }, 'Cancel');
+    const dlg = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-title' },
+      h('h2', { id: 'confirm-title' }, title),
+      message ? h('p', {}, message) : null,
+      ...extra,
+      h('div', { class: 'dialog-buttons' }, cancel, ok));
+    let answered = false;
+    const finish = (v) => { if (answered) return; answered = true; dlg.close(); dlg.remove(); resolve(v); };
+    ok.addEventListener('click', () => finish(true));
+    cancel.addEventListener('click', () => finish(false));
+    dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); finish(false); });
+    document.body.append(dlg);
+    dlg.showModal();
+    cancel.focus();
+  });
+}
+
+// Draws values (0..max) as a small line on a canvas; used for the guest list's sparklines.
+export function drawSparkline(canvas, values, max, color = '#0066cc') {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || canvas.width, ht = canvas.clientHeight || canvas.height;
+  if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
+  if (canvas.height !== Math.round(ht * dpr)) canvas.height = Math.round(ht * dpr);
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, ht);
+  if (!values.length) return;
+  const top = max > 0 ? max : Math.max(1, ...values);
+  const n = Math.max(values.length, 60);
+  const x = (i) => w - (values.length - 1 - i) * (w / (n - 1));
+  const y = (v) => ht - 1 - Math.min(1, Math.max(0, v / top)) * (ht - 2);
+  ctx.beginPath();
+  values.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 1.5;
+  ctx.stroke();
+  ctx.lineTo(x(values.length - 1), ht);
+  ctx.lineTo(x(0), ht);
+  ctx.closePath();
+  ctx.globalAlpha = 0.15;
+  ctx.fillStyle = color;
+  ctx.fill();
+  ctx.globalAlpha = 1;
+}
