@@ -38,6 +38,10 @@ class TestLocalGuest:
         page.fill('input[name="kernel"]', files["kernel"])
         page.fill('input[name="initrd"]', files["initrd"])
         page.fill('input[name="cmdline"]', tiny["cmdline"])
+        # The tiny guest's disk as the guest's disk: the "from the kernel and disk".
+        disk = page.find('input[name="disk"]')
+        assert disk is not None and disk.is_displayed(), \
+            "the wizard's kernel install offers no input[name=disk] for an existing disk image"
         page.fill('input[name="disk"]', files["disk"])
         page.fill('input[name="name"]', NAME)
         # Values no OS recommends, so that the check below sees the OS choice replace them.
@@ -60,6 +64,8 @@ class TestLocalGuest:
         page.fill('input[name="vcpus"]', 1)
         page.select('select[name="firmware"]', "bios")
         page.select('select[name="graphics"]', "vnc")
+        # The existing disk is the only one: no new volume.
+        page.fill('input[name="diskSize"]', 0)
         start = page.wait('input[name="start"]')
         if not start.is_selected():
             start.click()
