@@ -60,6 +60,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
         .executableTarget(name: "corrald", dependencies: [
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral", "GuestFS"]),
         .testTarget(name: "OSInfoTests", dependencies: ["OSInfo"]),
         .testTarget(name: "WebConsoleTests", dependencies: [
-            "WebConsole", "Hypervisor", "TestDriver", "corrald",
+            "WebConsole", "Hypervisor", "TestDriver", "corrald", "QEMUDriver", "DomainXML",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

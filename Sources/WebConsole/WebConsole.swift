@@ -85,6 +85,7 @@ public struct WebConsole: Sendable {
         WizardRoutes.register(on: router, state: state)
         MetricsRoutes.register(on: router, state: state)
         LiveRoutes.register(on: wsRouter, state: state)
+        LiveRoutes.registerHTTP(on: router, state: state)
         StaticRoutes.register(on: router, state: state)
         let app = Application(
             router: router,
