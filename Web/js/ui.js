@@ -42,7 +42,7 @@ export function fmtBytes(n) {
 // KiB figures from the API (memoryKiB) in the same units as fmtBytes.
 export function fmtKiB(kib) {
   if (kib === undefined || kib === null) return '';
-  return fmtBytes(kib * 1024);
+  return fmtBytes(kib * 1024).replace(/\.0 /, ' ');   // "512 MiB", not "512.0 MiB"
 }
 
 // Bytes per second, for disk and network rates.

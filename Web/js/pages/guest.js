@@ -53,9 +53,13 @@ function lifecycleButtons() {
       clearError(err);
       buttons.forEach(x => { x.disabled = true; });
       try {
-        const d = await runAction(page.conn, page.name, action);
-        if (d) setSummary(d);
-        else if (action === 'delete') await reloadSummary();
+        const res = await runAction(page.conn, page.name, action);
+        if (res && res.name) setSummary(res);
+        else if (res && res.deleted && !res.warnings.length) location.hash = `#/c/${encodeURIComponent(page.conn)}/guests`;
+        else {
+          if (res && res.deleted) showError(err, new Error('Deleted; ' + res.warnings.join('; ')));
+          await reloadSummary();
+        }
       } catch (e) { showError(err, e); }
       finally { buttons.forEach(x => { x.disabled = false; }); }
     });
@@ -121,9 +125,18 @@ async function overview(box) {
     const doc = parseXML(await api('GET', dpath('xml'), undefined, { text: true }));
     const os = [...doc.getElementsByTagName('*')].find(e => e.localName === 'os' && e.getAttribute('id'));
     const type = doc.querySelector('os > type');
-    osName.textContent = os ? os.getAttribute('id').replace(/^https?:\/\//, '') : '';
+    osName.textContent = os ? await osLabel(os.getAttribute('id')) : '';
     if (type) osName.append(osName.textContent ? ' · ' : '', `${type.textContent} (${type.getAttribute('arch') || ''} ${type.getAttribute('machine') || ''})`.replace(' )', ')'));
   } catch (_) { osName.textContent = page.d.osType || ''; }
+}
+
+// libosinfo ids are URLs (http://debian.org/debian/12); their short-id (debian12) names the OS
+// in GET /osinfo/{id}. Falls back to the URL's tail when the daemon does not know it.
+async function osLabel(url) {
+  const tail = url.replace(/^https?:\/\/[^/]+\//, '').split('/');
+  const shortId = tail.slice(-2).join('');
+  try { const os = await api('GET', '/osinfo/' + encodeURIComponent(shortId)); if (os && os.name) return os.name; } catch (_) {}
+  return tail.join(' ');
 }
 
 async function loadAddresses(d, el) {
@@ -188,7 +201,7 @@ async function performance(box) {
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
           x: { type: 'linear', min: -windowMs / 1000, max: 0, ticks: { stepSize: 60, callback: (t) => (t === 0 ? 'now' : `${-t / 60} min`) } },
-          y: { beginAtZero: true, suggestedMax: v.c.unit === 'pct' ? 100 : undefined, ticks: { callback: (t) => fmtUnit(v.c.unit, t) } },
+          y: { beginAtZero: true, suggestedMax: v.c.unit === 'pct' ? 100 : undefined, ticks: { callback: (t) => (v.c.unit === 'pct' ? t + '%' : fmtUnit(v.c.unit, t)) } },
         },
         plugins: { legend: { display: v.c.sets.length > 1, position: 'bottom' },
           tooltip: { callbacks: { title: (items) => items.length ? `${Math.round(-items[0].parsed.x)} s ago` : '',
@@ -215,9 +228,12 @@ async function performance(box) {
 }
 
 // ---------- Hardware ----------
+const KIND_LABELS = { cdrom: 'CD-ROM', floppy: 'Floppy', lun: 'LUN', interface: 'Network', redirdev: 'USB redirection',
+  hostdev: 'Host device', rng: 'RNG', tpm: 'TPM' };
 function deviceKindLabel(dev, el) {
-  if (dev.kind === 'disk' && el) return el.getAttribute('device') || 'disk';
-  return dev.kind;
+  const kind = dev.kind === 'disk' && el ? el.getAttribute('device') || 'disk' : dev.kind;
+  if (dev.kind === 'controller' && el) return `${el.getAttribute('type') || ''} controller`;
+  return KIND_LABELS[kind] || kind;
 }
 
 // A free target name (vda, sdb, ...) for a new disk on a bus.
@@ -290,7 +306,25 @@ async function hardware(box) {
       }));
       actions.append(path, change, eject);
     }
-    // Controllers and the guest's first console are part of the machine; everything else can go.
+    // Any other change (disk cache or bus, NIC link state, ...) edits the device's XML: update-device.
+    const edit = h('button', { type: 'button', class: 'btn small', dataset: { action: 'edit' } }, 'Edit');
+    edit.addEventListener('click', () => {
+      if (row.querySelector('.device-edit')) return;
+      const ta = h('textarea', { class: 'device-xml', rows: 6, spellcheck: 'false', wrap: 'off' });
+      ta.value = dev.xml;
+      const save = h('button', { type: 'button', class: 'btn primary small', dataset: { action: 'update' } }, 'Apply');
+      const cancel = h('button', { type: 'button', class: 'btn small' }, 'Cancel');
+      const box = h('div', { class: 'device-edit' }, ta, h('div', { class: 'actions' }, save, cancel));
+      cancel.addEventListener('click', () => box.remove());
+      save.addEventListener('click', () => act(save, async () => {
+        parseXML(ta.value);
+        await api('PUT', dpath('devices'), { xml: ta.value });
+      }));
+      row.append(box);
+      ta.focus();
+    });
+    actions.append(edit);
+    // Controllers are part of the machine; everything else can go.
     if (!['controller', 'emulator', 'memballoon'].includes(dev.kind)) {
       const remove = h('button', { type: 'button', class: 'btn small danger', dataset: { action: 'remove' } }, 'Remove');
       remove.addEventListener('click', async () => {
@@ -459,14 +493,13 @@ async function bootOrder(card) {
     } catch (e) { showError(actions, e); }
     finally { save.disabled = false; }
   });
-  card.append(
-    perDevice ? h('p', { class: 'muted' }, 'Devices carry their own boot order now; saving replaces it with this list.') : null,
-    ul, actions);
+  if (perDevice) card.append(h('p', { class: 'muted' }, 'Devices carry their own boot order now; saving replaces it with this list.'));
+  card.append(ul, actions);
 }
 
 // ---------- XML ----------
 async function xmlTab(box) {
-  const editor = h('textarea', { id: 'xml-editor', spellcheck: 'false', autocomplete: 'off', 'aria-label': 'Domain XML' });
+  const editor = h('textarea', { id: 'xml-editor', wrap: 'off', spellcheck: 'false', autocomplete: 'off', 'aria-label': 'Domain XML' });
   const save = h('button', { type: 'button', class: 'btn primary', id: 'xml-save' }, 'Save');
   const revert = h('button', { type: 'button', class: 'btn', id: 'xml-reload' }, 'Reload');
   const note = h('span', { class: 'muted', id: 'xml-note' });

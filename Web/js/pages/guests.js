@@ -22,7 +22,8 @@ const BY_STATE = {
 export function actionsFor(state) { return BY_STATE[state] || ['destroy', 'delete']; }
 
 // Runs one lifecycle action (or delete) for a guest; shared with the guest page.
-// Returns the new DomainSummary, or null after a delete / a cancelled confirmation.
+// Returns the new DomainSummary; {deleted: true, warnings} after a delete; null when the user
+// cancelled or the guest is gone (a transient guest that stopped: the daemon answers 204).
 export async function runAction(conn, name, action) {
   if (action === 'delete') {
     const storage = h('input', { id: 'delete-storage', type: 'checkbox' });
@@ -30,8 +31,8 @@ export async function runAction(conn, name, action) {
       'The guest is forced off if it is running, and its definition removed.',
       { okLabel: 'Delete', danger: true, extra: [h('label', { class: 'check' }, storage, 'Also delete its storage volumes and disk files')] });
     if (!ok) return null;
-    await api('DELETE', cpath(conn, 'domains', name) + (storage.checked ? '?storage=1' : ''));
-    return null;
+    const res = await api('DELETE', cpath(conn, 'domains', name) + (storage.checked ? '?storage=1' : ''));
+    return { deleted: true, warnings: (res && res.warnings) || [] };
   }
   if (action === 'destroy') {
     const ok = await confirmDialog(`Force off ${name}?`, 'Like pulling the power cord: unsaved data in the guest is lost.',
@@ -69,19 +70,19 @@ function makeRow(conn, d) {
       clearError(actionsCell);
       row.busy = true; setButtons(row);
       try {
-        const summary = await runAction(conn, d.name, action);
-        if (summary) update(row, summary);
-        else if (action === 'delete' && !(await exists(conn, d.name))) removeRow(d.name);
+        const res = await runAction(conn, d.name, action);
+        if (res && res.name) update(row, res);
+        else if (res && res.deleted) {
+          removeRow(d.name);
+          // Storage the daemon could not remove is reported, not silently left behind.
+          if (res.warnings.length) showError(state.listBox, new Error(`${d.name} deleted; ` + res.warnings.join('; ')));
+        } else refreshOne(d.name);
       } catch (e) { showError(actionsCell, e); }
       finally { row.busy = false; setButtons(row); }
     });
   }
   update(row, d);
   return row;
-}
-
-async function exists(conn, name) {
-  try { await api('GET', cpath(conn, 'domains', name)); return true; } catch (e) { return e.status !== 404; }
 }
 
 function setButtons(row) {
@@ -114,7 +115,9 @@ function drawSparks(row) {
   const list = samples(state.conn, row.d.name).slice(-60);
   drawSparkline(row.sparkCpu, list.map(s => s.cpu ?? 0), 100, '#0066cc');
   const max = row.d.maxMemoryKiB || row.d.memoryKiB || 0;
-  drawSparkline(row.sparkMem, list.map(s => s.rssKiB ?? s.memKiB ?? 0), max, '#3e8635');
+  // A stopped guest uses no host memory, whatever its allocation.
+  const used = (s) => (s.state === 'running' || s.state === 'paused' ? s.rssKiB ?? s.memKiB ?? 0 : 0);
+  drawSparkline(row.sparkMem, list.map(used), max, '#3e8635');
   const last = list[list.length - 1];
   if (last && (last.rssKiB ?? null) !== null) row.sparkMem.title = `In use: ${fmtKiB(last.rssKiB)} of ${fmtKiB(max)}`;
 }
@@ -193,9 +196,11 @@ export async function render(root, params) {
   const listBox = h('section', { class: 'card', id: 'guest-list' });
   state = { conn, rows: new Map(), tbody, listBox, unsubs: [] };
   const my = state;
+  const roBadge = h('span', { class: 'badge ro', hidden: true, title: 'Changes are refused on this connection' }, 'read-only');
+  api('GET', '/connections').then(cs => { const c = cs.find(x => x.id === conn); if (c && c.readOnly) roBadge.hidden = false; }).catch(() => {});
   root.append(
     h('div', { class: 'page-head' },
-      h('h1', {}, 'Guests'), h('span', { class: 'muted' }, 'on ', conn), h('span', { class: 'spacer' }),
+      h('h1', {}, 'Guests'), h('span', { class: 'muted' }, 'on ', conn), roBadge, h('span', { class: 'spacer' }),
       h('a', { id: 'new-guest', class: 'btn primary', href: `#/c/${encodeURIComponent(conn)}/new` }, 'New guest')),
     listBox);
   let list;
