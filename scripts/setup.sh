@@ -18,6 +18,7 @@ PACKAGES=(
   novnc libjs-xterm libjs-chart.js spice-html5   # the web console's browser libraries, served from /usr/share
   osinfo-db                       # the wizard's OS variants and their recommended settings
   chromium chromium-driver python3-selenium      # the browser suite (tests/browser): headless Chromium
+  node-xterm                      # the web console's serial terminal: libjs-xterm's xterm.js only require()s node-xterm's files
 )
 
 # scripts/fuzz.sh links with lld, which swift.org toolchains ship next to swift; else Debian's.

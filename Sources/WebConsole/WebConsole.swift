@@ -37,6 +37,9 @@ public struct WebConsoleConfig: Sendable {
     public static let debianVendorDirs: [String: String] = [
         "novnc": "/usr/share/novnc",
         "xterm": "/usr/share/javascript/xterm",
+        // libjs-xterm's xterm.js is a stub that require()s the real one, which node-xterm ships
+        // as CommonJS files (the serial console page loads them with Web/js/cjs.js).
+        "xterm-lib": "/usr/share/nodejs/xterm/lib",
         "chart.js": "/usr/share/javascript/chart.js",
     ]
 }
