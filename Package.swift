@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Pure libvirt XML models: parse, validate, format. Imports nothing of ours.
@@ -60,6 +61,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The daemon: serves the remote protocol on UNIX sockets (and optionally TCP).
         .executableTarget(name: "corrald", dependencies: [
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(name: "corralTests", dependencies: ["Hypervisor", "corral", "GuestFS"]),
         .testTarget(name: "OSInfoTests", dependencies: ["OSInfo"]),
         .testTarget(name: "WebConsoleTests", dependencies: [
-            "WebConsole", "Hypervisor", "TestDriver", "corrald",
+            "WebConsole", "Hypervisor", "TestDriver", "corrald", "QEMUDriver", "DomainXML",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

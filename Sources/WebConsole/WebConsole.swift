@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Hypervisor
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// What `corrald --http` was told.
 public struct WebConsoleConfig: Sendable {
@@ -92,6 +93,18 @@ public struct WebConsole: Sendable {
             configuration: .init(address: .hostname(state.config.host, port: state.config.port), serverName: "corrald"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? state.config.port) },
             logger: logger)
-        try await app.run()
+        // Cancelling the caller (corrald on SIGTERM) shuts the server down gracefully: open
+        // connections are closed by the server instead of torn down mid-request, which also
+        // keeps Hummingbird from logging the cancellation as an error. The group runs unstructured
+        // so that the caller's cancellation reaches it only as this graceful shutdown.
+        var groupConfig = ServiceGroupConfiguration(services: [app], logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfig)
+        let serving = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await serving.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
     }
 }
