@@ -284,6 +284,11 @@ export async function render(root, { conn }) {
     for (const box of form.querySelectorAll('.wz-field > .error-message')) clearError(box);
   };
 
+  // A preview describes the form as it was: hide it once the form changes.
+  const stale = (e) => { if (e.target !== osSearch) xmlOut.hidden = true; };
+  form.addEventListener('input', stale);
+  form.addEventListener('change', stale);
+
   previewBtn.addEventListener('click', async () => {
     clearErrors();
     try {
