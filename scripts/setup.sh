@@ -15,6 +15,10 @@ PACKAGES=(
   libguestfs-tools libguestfs-xfs linux-image-amd64   # the real virt-ls/virt-df/guestfish... the guest tools are compared with (supermin needs a kernel)
   dnsmasq-base nftables iproute2  # system-mode virtual networks: DHCP/DNS per network, NAT and forwarding rules, bridges/taps/netns
   rpm sqlite3                     # GuestFS inspection: a real rpmdb.sqlite for the RHEL fixture, sqlite3 as the SQLite oracle
+  novnc libjs-xterm libjs-chart.js spice-html5   # the web console's browser libraries, served from /usr/share
+  osinfo-db                       # the wizard's OS variants and their recommended settings
+  chromium chromium-driver python3-selenium      # the browser suite (tests/browser): headless Chromium
+  node-xterm                      # the web console's serial terminal: libjs-xterm's xterm.js only require()s node-xterm's files
 )
 
 # scripts/fuzz.sh links with lld, which swift.org toolchains ship next to swift; else Debian's.

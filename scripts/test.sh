@@ -4,6 +4,8 @@
 # Then the interop suite (tests/interop): real virsh, python3-libvirt and prometheus-libvirt-exporter
 # against a real libvirtd and against corrald (INTEROP=0 skips it; see tests/interop/README.md).
 # Between the two, scripts/fuzz.sh 20: each GuestFS fuzz target for 20 s (FUZZ=0 skips it).
+# Last, the browser suite (tests/browser): headless Chromium drives corrald's web console
+# (BROWSER=0 skips it; see tests/browser/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,4 +19,7 @@ fi
 if [ "${INTEROP:-1}" != 0 ]; then
   # Debian's interpreter: python3-libvirt and pytest come from apt, not from a pyenv on PATH.
   /usr/bin/python3 -m pytest tests/interop -q -rs
+fi
+if [ "${BROWSER:-1}" != 0 ]; then
+  /usr/bin/python3 -m pytest tests/browser -q -rs
 fi

@@ -17,6 +17,8 @@ public struct RemoteServerConfig: Sendable {
     /// PING, and one that stays silent through `keepaliveCount` more intervals is dropped.
     public var keepaliveInterval: Duration
     public var keepaliveCount: Int
+    /// Told about every finished call (procedure, outcome, latency); nil: nobody listens.
+    public var callObserver: RPCCallObserver? = nil
 
     public init(uri: String = "qemu:///system", acceptedURIs: Set<String> = ["qemu:///system", "qemu:///session"],
                 libVersion: UInt64 = 9_000_000, maxCallsPerClient: Int = 16,
@@ -165,7 +167,15 @@ public actor ClientSession {
 
     private func runCall(_ msg: RPCMessage) async {
         let h = msg.header
-        defer { releaseSlot(h.serial) }
+        let started = ContinuousClock.now
+        var succeeded = false
+        defer {
+            releaseSlot(h.serial)
+            if let observer = server.config.callObserver {
+                observer(RPCCallRecord(procedure: Procedures.byNumber[h.procedure]?.name ?? "unknown",
+                                       succeeded: succeeded, duration: ContinuousClock.now - started))
+            }
+        }
         do {
             let payload = try await Self.$currentSerial.withValue(h.serial) { try await call(msg) }
             if closed { return }
@@ -176,6 +186,7 @@ public actor ClientSession {
             reply.header.type = .reply
             reply.header.status = .ok
             send(reply)
+            succeeded = true
             startPump(serial: h.serial)
         } catch {
             if let s = streams.removeValue(forKey: h.serial) { await s.stream.close() }

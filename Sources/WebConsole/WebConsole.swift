@@ -38,6 +38,11 @@ public struct WebConsoleConfig: Sendable {
     public static let debianVendorDirs: [String: String] = [
         "novnc": "/usr/share/novnc",
         "xterm": "/usr/share/javascript/xterm",
+        // libjs-xterm's xterm.js is a stub that require()s the real one, which node-xterm ships
+        // as CommonJS files (the serial console page loads them with Web/js/cjs.js).
+        "xterm-lib": "/usr/share/nodejs/xterm/lib",
+        // The SPICE console page imports spice-html5's ES modules (main.js).
+        "spice-html5": "/usr/share/spice-html5",
         "chart.js": "/usr/share/javascript/chart.js",
     ]
 }
@@ -62,10 +67,13 @@ public struct WebContext: RequestContext, WebSocketRequestContext, RemoteAddress
 public final class WebState: Sendable {
     public let config: WebConsoleConfig
     public let connections: ConnectionRegistry
+    /// The daemon's request counters for /metrics (corrald also feeds it the remote protocol's calls).
+    public let metrics: DaemonMetrics
 
-    public init(config: WebConsoleConfig, connections: ConnectionRegistry) {
+    public init(config: WebConsoleConfig, connections: ConnectionRegistry, metrics: DaemonMetrics = DaemonMetrics()) {
         self.config = config
         self.connections = connections
+        self.metrics = metrics
     }
 }
 
@@ -73,14 +81,15 @@ public final class WebState: Sendable {
 public struct WebConsole: Sendable {
     public let state: WebState
 
-    public init(config: WebConsoleConfig, connections: ConnectionRegistry) {
-        state = WebState(config: config, connections: connections)
+    public init(config: WebConsoleConfig, connections: ConnectionRegistry, metrics: DaemonMetrics = DaemonMetrics()) {
+        state = WebState(config: config, connections: connections, metrics: metrics)
     }
 
     /// Serves until the calling task is cancelled; `onRunning` gets the bound port.
     public func run(logger: Logger = Logger(label: "corrald.http"), onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let router = Router(context: WebContext.self)
         let wsRouter = Router(context: WebContext.self)
+        router.add(middleware: HTTPMetricsMiddleware(metrics: state.metrics))  // first: counts refused requests too
         AccessControl.install(on: router, wsRouter: wsRouter, state: state)
         APIRoutes.register(on: router, state: state)
         WizardRoutes.register(on: router, state: state)

@@ -86,7 +86,10 @@ struct Corrald: AsyncParsableCommand {
         let mode = effectiveNetworkMode
         let driver = try QEMUDriver.open(root: layout.stateRoot, networkMode: mode)
         log("network mode: \(mode.rawValue)")
-        let server = RemoteServer(driver: driver, config: RemoteServerConfig(uri: layout.uri))
+        let metrics = DaemonMetrics()
+        var serverConfig = RemoteServerConfig(uri: layout.uri)
+        serverConfig.callObserver = { metrics.recordRPC(procedure: $0.procedure, succeeded: $0.succeeded, duration: $0.duration) }
+        let server = RemoteServer(driver: driver, config: serverConfig)
         let group = MultiThreadedEventLoopGroup.singleton
 
         var listeners: [any Channel] = []
@@ -127,7 +130,7 @@ struct Corrald: AsyncParsableCommand {
         let autostart = noAutostart ? nil : Task { await Self.autostart(driver) }
         let web: Task<Void, Never>?
         do {
-            web = try startWebConsole(driver: driver, layout: layout)
+            web = try startWebConsole(driver: driver, layout: layout, metrics: metrics)
         } catch {
             autostart?.cancel()
             for l in listeners { try? await l.close() }
@@ -149,7 +152,7 @@ struct Corrald: AsyncParsableCommand {
 
     /// Starts the web console when --http was given; connections the user adds there go
     /// through the remote protocol client, as `corral -c URI` does.
-    func startWebConsole(driver: QEMUDriver, layout: Layout) throws -> Task<Void, Never>? {
+    func startWebConsole(driver: QEMUDriver, layout: Layout, metrics: DaemonMetrics) throws -> Task<Void, Never>? {
         guard let http else { return nil }
         let (host, port) = try Self.parseHTTP(http, hasToken: httpTokenFile != nil)
         var token: String?
@@ -171,7 +174,7 @@ struct Corrald: AsyncParsableCommand {
         let connections = ConnectionRegistry(localURI: layout.uri, local: driver, opener: { uri, readOnly in
             try await Connection.open(uri: uri, readOnly: readOnly, registry: registry)
         }, storeFile: "\(config.stateDir)/connections.json")
-        let console = WebConsole(config: config, connections: connections)
+        let console = WebConsole(config: config, connections: connections, metrics: metrics)
         return Task {
             do {
                 try await console.run { port in log("web console on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/") }
