@@ -175,7 +175,7 @@ const CHARTS = [
 
 function fmtUnit(unit, v) {
   if (v === null || v === undefined) return '–';
-  return unit === 'pct' ? v.toFixed(1) + '%' : unit === 'bytes' ? fmtBytes(Math.round(v)) : fmtRate(v);
+  return unit === 'pct' ? v.toFixed(1) + '%' : unit === 'bytes' ? fmtBytes(Math.round(v)).replace(/\.0 /, ' ') : fmtRate(v);
 }
 
 async function performance(box) {
@@ -201,9 +201,11 @@ async function performance(box) {
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
           x: { type: 'linear', min: -windowMs / 1000, max: 0, ticks: { stepSize: 60, callback: (t) => (t === 0 ? 'now' : `${-t / 60} min`) } },
-          y: { beginAtZero: true, suggestedMax: v.c.unit === 'pct' ? 100 : undefined, ticks: { callback: (t) => (v.c.unit === 'pct' ? t + '%' : fmtUnit(v.c.unit, t)) } },
+          // Rates start at a 1 KiB/s scale, so an idle guest's flat line does not read "1 B/s" on every tick.
+          y: { beginAtZero: true, suggestedMax: v.c.unit === 'pct' ? 100 : v.c.unit === 'rate' ? 1024 : undefined, ticks: { callback: (t) => (v.c.unit === 'pct' ? t + '%' : fmtUnit(v.c.unit, t)) } },
         },
-        plugins: { legend: { display: v.c.sets.length > 1, position: 'bottom' },
+        plugins: { legend: { display: v.c.sets.length > 1, position: 'bottom',
+          labels: { filter: (item, data) => !data.datasets[item.datasetIndex].unreported } },
           tooltip: { callbacks: { title: (items) => items.length ? `${Math.round(-items[0].parsed.x)} s ago` : '',
             label: (it) => `${it.dataset.label}: ${fmtUnit(v.c.unit, it.parsed.y)}` } } },
       },
@@ -216,11 +218,21 @@ async function performance(box) {
     const t0 = list.length ? list[list.length - 1].time : Date.now();
     for (const v of views) {
       v.c.sets.forEach(([, get], i) => {
-        v.chart.data.datasets[i].data = list.map(s => ({ x: (s.time - t0) / 1000, y: get(s) ?? null }));
+        const ds = v.chart.data.datasets[i];
+        ds.data = list.map(s => ({ x: (s.time - t0) / 1000, y: get(s) ?? null }));
+        // A series the host never reports (RSS without a balloon driver) is left out, not drawn as "–".
+        ds.unreported = list.length > 0 && ds.data.every(p => p.y === null);
+        if (ds.unreported) ds.hidden = true;
       });
-      v.chart.update('none');
       const last = list[list.length - 1];
-      v.now.textContent = last ? v.c.sets.map(([label, get]) => (v.c.sets.length > 1 ? label + ' ' : '') + fmtUnit(v.c.unit, get(last))).join(' · ') : '';
+      // Memory never exceeds the maximum: a fixed scale in quarters of it reads 0, 64, 128... MiB.
+      if (v.c.unit === 'bytes' && last && last.maxKiB) {
+        v.chart.options.scales.y.max = last.maxKiB * 1024;
+        v.chart.options.scales.y.ticks.stepSize = last.maxKiB * 256;
+      }
+      v.chart.update('none');
+      v.now.textContent = last ? v.c.sets.filter(([, get]) => get(last) !== null && get(last) !== undefined)
+        .map(([label, get]) => (v.c.sets.length > 1 ? label + ' ' : '') + fmtUnit(v.c.unit, get(last))).join(' · ') : '';
     }
   };
   redraw();
@@ -232,8 +244,12 @@ const KIND_LABELS = { cdrom: 'CD-ROM', floppy: 'Floppy', lun: 'LUN', interface: 
   hostdev: 'Host device', rng: 'RNG', tpm: 'TPM' };
 function deviceKindLabel(dev, el) {
   const kind = dev.kind === 'disk' && el ? el.getAttribute('device') || 'disk' : dev.kind;
-  if (dev.kind === 'controller' && el) return `${el.getAttribute('type') || ''} controller`;
-  return KIND_LABELS[kind] || kind;
+  if (dev.kind === 'controller' && el) {
+    const t = el.getAttribute('type') || '';
+    return `${['usb', 'pci', 'scsi', 'sata', 'ide'].includes(t) ? t.toUpperCase() : t} controller`;
+  }
+  const label = KIND_LABELS[kind] || kind;
+  return label.charAt(0).toUpperCase() + label.slice(1);
 }
 
 // A free target name (vda, sdb, ...) for a new disk on a bus.
@@ -350,8 +366,14 @@ function addForm(title, id, fields, build, after) {
     clearError(form);
     btn.disabled = true;
     try {
-      const xml = await build();
-      await api('POST', dpath('devices'), { xml });
+      // build() gives the XML, or {xml, undo} when it created something (a volume) that a
+      // failed attach must not leave behind.
+      const built = await build();
+      const { xml, undo } = typeof built === 'string' ? { xml: built } : built;
+      try { await api('POST', dpath('devices'), { xml }); } catch (e) {
+        if (undo) await undo().catch(() => {});
+        throw e;
+      }
       await after();
     } catch (e) { showError(form, e); }
     finally { btn.disabled = false; }
@@ -400,7 +422,17 @@ function addForms(card, devices, reload) {
       const vol = await api('POST', cpath(page.conn, 'pools', pool.value, 'volumes'),
         { name: `${page.name}-${target}.${format.value}`, capacity: Math.round(gib * 1024 ** 3), format: format.value });
       const volName = vol && vol.name ? vol.name : `${page.name}-${target}.${format.value}`;
-      return `<disk type='volume' device='disk'><driver name='qemu' type='${esc(format.value)}'/><source pool='${esc(pool.value)}' volume='${esc(volName)}'/><target dev='${target}' bus='${esc(bus.value)}'/></disk>`;
+      const undo = () => api('DELETE', cpath(page.conn, 'pools', pool.value, 'volumes', volName));
+      const tgt = `<target dev='${target}' bus='${esc(bus.value)}'/>`;
+      // By path when the pool tells it, as virt-manager does (file-backed pools); else by pool/volume.
+      const drv = `<driver name='qemu' type='${esc(format.value)}'/>`;
+      if (vol && vol.path && vol.type === 'file') {
+        return { xml: `<disk type='file' device='disk'>${drv}<source file='${esc(vol.path)}'/>${tgt}</disk>`, undo };
+      }
+      if (vol && vol.path && vol.type === 'block') {
+        return { xml: `<disk type='block' device='disk'>${drv}<source dev='${esc(vol.path)}'/>${tgt}</disk>`, undo };
+      }
+      return { xml: `<disk type='volume' device='disk'>${drv}<source pool='${esc(pool.value)}' volume='${esc(volName)}'/>${tgt}</disk>`, undo };
     }
     const file = path.value.trim();
     if (!file) throw new Error('Enter the path of a disk image on the host.');
@@ -455,7 +487,9 @@ async function bootOrder(card) {
   try { doc = parseXML(await api('GET', dpath('xml') + '?inactive=1', undefined, { text: true })); } catch (e) { showError(card, e); return; }
   const os = doc.querySelector('domain > os');
   if (!os) { card.append(h('p', { class: 'muted' }, 'This guest has no <os> element.')); return; }
-  const current = [...os.querySelectorAll(':scope > boot')].map(b => b.getAttribute('dev'));
+  let current = [...os.querySelectorAll(':scope > boot')].map(b => b.getAttribute('dev'));
+  // No <boot> at all means libvirt's default, the first hard disk (unless devices carry orders).
+  if (!current.length && !doc.querySelector('devices boot')) current = ['hd'];
   const order = [...current.filter(d => DEVS.some(([v]) => v === d)), ...DEVS.map(([v]) => v).filter(v => !current.includes(v))];
   const ul = h('ul', { class: 'boot-list' });
   const items = order.map(dev => {
@@ -468,7 +502,7 @@ async function bootOrder(card) {
     return li;
   });
   ul.append(...items);
-  const perDevice = doc.querySelectorAll('devices boot').length > 0;
+  const perDevice = !!doc.querySelector('devices boot');
   const save = h('button', { type: 'button', class: 'btn primary', id: 'boot-save' }, 'Save boot order');
   const note = h('span', { class: 'muted' });
   const actions = h('div', { class: 'actions' }, save, note);
@@ -557,7 +591,8 @@ export async function render(root, params) {
   page.unsubs.push(subscribe((msg) => {
     if (page !== my || msg.connection !== conn) return;
     if (msg.type === 'lifecycle' && msg.domain === name) {
-      if (msg.state) setSummary({ state: msg.state });
+      // defined/undefined say nothing about whether it runs (an edited running guest is "defined").
+      if (msg.state && msg.event !== 'defined' && msg.event !== 'undefined') setSummary({ state: msg.state });
       reloadSummary();
     } else if (msg.type === 'stats') {
       const d = (msg.domains || []).find(x => x.name === name);

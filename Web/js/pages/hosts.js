@@ -50,7 +50,7 @@ function row(c) {
     api('GET', cpath(c.id, 'host')).then((info) => {
       const n = info.node || {};
       const parts = [];
-      if (info.version) parts.push(String(info.version));
+      if (info.version) parts.push(`${info.hypervisor || c.hypervisor || ''} ${info.version}`.trim());
       if (n.cpus) parts.push(n.cpus + ' CPUs');
       if (n.memoryKiB) parts.push(fmtKiB(n.memoryKiB));
       if (n.model) parts.push(n.model);
