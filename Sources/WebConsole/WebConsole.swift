@@ -41,6 +41,8 @@ public struct WebConsoleConfig: Sendable {
         // libjs-xterm's xterm.js is a stub that require()s the real one, which node-xterm ships
         // as CommonJS files (the serial console page loads them with Web/js/cjs.js).
         "xterm-lib": "/usr/share/nodejs/xterm/lib",
+        // The SPICE console page imports spice-html5's ES modules (main.js).
+        "spice-html5": "/usr/share/spice-html5",
         "chart.js": "/usr/share/javascript/chart.js",
     ]
 }

@@ -9,8 +9,10 @@ import { keysFor, typeKeys } from './keys.js';
 
 let session = null;      // the open console: {close(), connected(), sendCAD?, paste(text)}
 let cleanups = [];
+let generation = 0;
 
 export function unmount() {
+  generation++;
   if (session) session.close();
   session = null;
   if (serialTerm) { serialTerm.dispose(); serialTerm = null; }
@@ -32,7 +34,9 @@ export async function render(root, { conn, name, kind }) {
   const fullscreen = h('button', { type: 'button', class: 'btn small console-fullscreen' }, 'Full screen');
   const kinds = h('nav', { class: 'console-kinds' });
   const screen = h('div', { class: 'console-screen' });
-  const actions = h('div', { class: 'console-actions' }, reconnect);
+  // Shown while the guest is off, as virt-manager's console offers to run it.
+  const startBtn = h('button', { id: 'console-start', type: 'button', class: 'btn small primary', hidden: true }, 'Run the guest');
+  const actions = h('div', { class: 'console-actions' }, startBtn, reconnect);
 
   if (kind === 'vnc' || kind === 'spice') {
     actions.append(cad);
@@ -97,36 +101,53 @@ export async function render(root, { conn, name, kind }) {
   }
 
   const url = wsURL(cpath(conn, 'domains', name, kind));
+  // Each open() is one generation: a socket event from an older one (a Reconnect click, a
+  // guest restart, leaving the page) must not touch the status line or survive.
   const open = async () => {
+    const gen = ++generation;
+    const current = () => gen === generation;
+    const st = (state, text) => { if (current()) setStatus(state, text); };
     clearError(errBox);
     if (session) { session.close(); session = null; }
     try {
       const d = await api('GET', cpath(conn, 'domains', name));
+      if (!current()) return;
+      startBtn.hidden = d.state !== 'shut off' && d.state !== 'crashed';
       if (d.state !== 'running' && d.state !== 'paused') {
-        setStatus('disconnected', `disconnected: the guest is ${d.state}`);
+        st('disconnected', `disconnected: the guest is ${d.state}`);
         return;
       }
       if (kind !== 'serial' && !(d.graphics || []).some((g) => g.type === kind)) {
-        setStatus('disconnected', `disconnected: the guest has no ${kind.toUpperCase()} graphics`);
+        st('disconnected', `disconnected: the guest has no ${kind.toUpperCase()} graphics`);
         return;
       }
       if (kind === 'serial' && !(d.serials > 0)) {
-        setStatus('disconnected', 'disconnected: the guest has no serial console');
+        st('disconnected', 'disconnected: the guest has no serial console');
         return;
       }
-    } catch (e) { setStatus('disconnected', 'disconnected'); fail(e); return; }
-    setStatus('connecting', 'connecting…');
+    } catch (e) { if (current()) { st('disconnected', 'disconnected'); fail(e); } return; }
+    if (!current()) return;
+    st('connecting', 'connecting…');
     try {
-      if (kind === 'vnc') session = await openVNC(screen, url, setStatus, fail, () => scale.checked);
-      else if (kind === 'serial') session = await openSerial(screen, url, setStatus, fail);
-      else session = await openSPICE(screen, url, setStatus, fail);
+      let s;
+      if (kind === 'vnc') s = await openVNC(screen, url, st, fail, () => scale.checked);
+      else if (kind === 'serial') s = await openSerial(screen, url, st, fail);
+      else s = await openSPICE(screen, url, st, fail);
+      if (current()) session = s; else s.close();
     } catch (e) {
-      setStatus('disconnected', 'disconnected');
-      fail(e);
+      if (current()) { st('disconnected', 'disconnected'); fail(e); }
     }
   };
 
   reconnect.addEventListener('click', open);
+  startBtn.addEventListener('click', async () => {
+    clearError(errBox);
+    startBtn.disabled = true;
+    try {
+      await api('POST', cpath(conn, 'domains', name, 'start'));
+      await open();
+    } catch (e) { fail(e); } finally { startBtn.disabled = false; }
+  });
   cad.addEventListener('click', () => {
     if (session && session.sendCAD && session.connected()) session.sendCAD();
     else showError(errBox, new Error('not connected'));
@@ -161,9 +182,13 @@ export async function render(root, { conn, name, kind }) {
   // A guest started (or restarted) while we look at its page: connect again by ourselves.
   cleanups.push(subscribe((msg) => {
     if (msg.type !== 'lifecycle' || msg.connection !== conn || msg.domain !== name) return;
-    if (msg.event === 'started' && !(session && session.connected())) setTimeout(open, 500);
+    if (msg.event === 'started') {
+      // Unless a connect is already under way (the Run button's own).
+      setTimeout(() => { if (status.dataset.state === 'disconnected') open(); }, 500);
+    }
     if (msg.event === 'stopped' || msg.event === 'shutdown' || msg.event === 'crashed') {
       setStatus('disconnected', `disconnected: the guest ${msg.event === 'crashed' ? 'crashed' : 'stopped'}`);
+      startBtn.hidden = false;
     }
   }));
 
@@ -228,6 +253,21 @@ function loadXterm() {
   return xtermPromise;
 }
 
+function copySelection(term, fail) {
+  const text = term.getSelection();
+  if (!text) return;
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    navigator.clipboard.writeText(text).catch((e) => fail(e));
+    return;
+  }
+  // Plain http from another host is not a secure context: no Clipboard API there.
+  const ta = h('textarea', { class: 'offscreen' });
+  ta.value = text;
+  document.body.append(ta);
+  ta.select();
+  try { document.execCommand('copy'); } finally { ta.remove(); term.focus(); }
+}
+
 // Serial: raw console bytes both ways. The terminal stays across reconnects so the scrollback
 // is kept; only the socket is replaced.
 let serialTerm = null;
@@ -239,8 +279,18 @@ async function openSerial(screen, url, setStatus, fail) {
   if (!serialTerm || !screen.contains(serialTerm.element)) {
     screen.replaceChildren();
     // The DOM renderer keeps the text in .xterm-rows, where it can be selected and read.
-    serialTerm = new Terminal({ rendererType: 'dom', cursorBlink: true, scrollback: 5000, fontSize: 14 });
-    serialTerm.open(screen);
+    const t = new Terminal({ rendererType: 'dom', cursorBlink: true, scrollback: 5000, fontSize: 14 });
+    t.open(screen);
+    // Ctrl-Shift-C copies the selection and Ctrl-Shift-V lets the browser's paste event through
+    // (xterm.js sends pasted text as input); plain Ctrl-C/Ctrl-V stay the guest's keys.
+    t.attachCustomKeyEventHandler((ev) => {
+      if (ev.type === 'keydown' && ev.ctrlKey && ev.shiftKey && (ev.code === 'KeyC' || ev.code === 'KeyV')) {
+        if (ev.code === 'KeyC') { copySelection(t, fail); ev.preventDefault(); }
+        return false;
+      }
+      return true;
+    });
+    serialTerm = t;
   }
   const term = serialTerm;
   const encoder = new TextEncoder();
@@ -263,30 +313,6 @@ async function openSerial(screen, url, setStatus, fail) {
   const onData = (d) => send(d);
   term.on('data', onData);
 
-  const copySelection = () => {
-    const text = term.getSelection();
-    if (!text) return;
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(text).catch((e) => fail(e));
-      return;
-    }
-    // Plain http from another host is not a secure context: no Clipboard API there.
-    const ta = h('textarea', { class: 'offscreen' });
-    ta.value = text;
-    document.body.append(ta);
-    ta.select();
-    try { document.execCommand('copy'); } finally { ta.remove(); term.focus(); }
-  };
-  // Ctrl-Shift-C copies the selection and Ctrl-Shift-V lets the browser's paste event through
-  // (xterm.js sends pasted text as input); plain Ctrl-C/Ctrl-V stay the guest's keys.
-  term.attachCustomKeyEventHandler((ev) => {
-    if (ev.type === 'keydown' && ev.ctrlKey && ev.shiftKey && (ev.code === 'KeyC' || ev.code === 'KeyV')) {
-      if (ev.code === 'KeyC') { copySelection(); ev.preventDefault(); }
-      return false;
-    }
-    return true;
-  });
-
   const fitNow = () => { try { term.fit(); } catch (_) {} };
   fitNow();
   const ro = new ResizeObserver(fitNow);
@@ -297,13 +323,12 @@ async function openSerial(screen, url, setStatus, fail) {
     close: () => {
       ro.disconnect();
       term.off('data', onData);
-      term.attachCustomKeyEventHandler(() => true);
       ws.onclose = null;
       try { ws.close(); } catch (_) {}
       ws = null;
       connected = false;
     },
-    copy: copySelection,
+    copy: () => copySelection(term, fail),
     // Enter is CR on a serial line; sent in small paced chunks so the guest's UART keeps up.
     paste: async (text, { signal, onProgress } = {}) => {
       const data = text.replace(/\r?\n/g, '\r');

@@ -82,10 +82,16 @@ export async function render(root, { conn }) {
         e.stopPropagation();
         clearError(actCell);
         if (action === 'delete' && !(await confirmDialog(`Delete the pool ${p.name}?`,
-          'Its definition is removed; the directory and its volumes stay on disk.', { okLabel: 'Delete', danger: true }))) return;
+          (p.active ? 'It is stopped first. ' : '') + 'Its definition is removed; the directory and its volumes stay on disk.',
+          { okLabel: 'Delete', danger: true }))) return;
         try {
-          if (action === 'delete') await api('DELETE', cpath(conn, 'pools', p.name));
-          else await api('POST', cpath(conn, 'pools', p.name, action));
+          if (action === 'delete') {
+            // An active pool that is only undefined lives on as a transient one; Delete means gone.
+            if (p.active) await api('POST', cpath(conn, 'pools', p.name, 'destroy'));
+            await api('DELETE', cpath(conn, 'pools', p.name));
+          } else {
+            await api('POST', cpath(conn, 'pools', p.name, action));
+          }
           await loadPools();
         } catch (err) { showError(actCell, err); }
       },

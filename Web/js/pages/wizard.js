@@ -1,6 +1,6 @@
 // New guest: virt-manager's wizard on one page. The OS chosen from osinfo-db fills in the
 // resources and devices virt-install would pick; the daemon builds the XML (POST .../guests).
-import { api, cpath } from '../api.js';
+import { api, cpath, ApiError } from '../api.js';
 import { h, showError, clearError } from '../ui.js';
 
 let searchTimer = null;
@@ -28,7 +28,11 @@ export async function render(root, { conn }) {
   const isoList = h('datalist', { id: 'wz-isos' });
   const diskList = h('datalist', { id: 'wz-disks' });
   const isoBox = h('div', { class: 'wz-kind', 'data-kind': 'iso' }, field('ISO image', iso, 'A path on the host, or pool/volume'));
-  const importBox = h('div', { class: 'wz-kind', 'data-kind': 'import' }, field('Existing disk image', disk, 'Boots from this disk; nothing is copied'));
+  // The existing disk: the whole install for an import, an optional root disk for a direct
+  // kernel boot.
+  const diskLabel = h('span', { class: 'wz-label' });
+  const diskHint = h('small', { class: 'wz-hint' });
+  const diskBox = h('div', { class: 'wz-disk' }, h('label', { class: 'wz-field' }, diskLabel, disk, diskHint));
   const kernelBox = h('div', { class: 'wz-kind', 'data-kind': 'kernel' },
     field('Kernel', kernel), field('Initrd', initrd), field('Kernel arguments', cmdline));
 
@@ -64,7 +68,7 @@ export async function render(root, { conn }) {
   const form = h('form', { id: 'wizard', class: 'wizard', novalidate: true },
     h('fieldset', { class: 'wz-step card' }, h('legend', {}, '1. Installation source'),
       h('div', { class: 'wz-radios' }, radio('iso', 'Install from an ISO image', true), radio('import', 'Import an existing disk image'), radio('kernel', 'Direct kernel boot')),
-      isoBox, importBox, kernelBox, isoList, diskList),
+      isoBox, kernelBox, diskBox, isoList, diskList),
     h('fieldset', { class: 'wz-step card' }, h('legend', {}, '2. Operating system'), osBox),
     h('fieldset', { class: 'wz-step card' }, h('legend', {}, '3. Name, memory and CPUs'),
       h('div', { class: 'wz-grid' }, field('Name', name), field('Memory (MiB)', memory), field('vCPUs', vcpus))),
@@ -85,8 +89,13 @@ export async function render(root, { conn }) {
   const kindNow = () => (form.querySelector('input[name="install"]:checked') || {}).value || 'iso';
   const showKind = () => {
     const k = kindNow();
-    for (const box of [isoBox, importBox, kernelBox]) box.hidden = box.dataset.kind !== k;
+    for (const box of [isoBox, kernelBox]) box.hidden = box.dataset.kind !== k;
     newDiskBox.hidden = k === 'import';
+    // An ISO install gets a new disk (virt-install's default); an existing one is for the others.
+    diskBox.hidden = k === 'iso';
+    diskLabel.textContent = k === 'import' ? 'Existing disk image' : 'Existing disk image (optional)';
+    diskHint.textContent = k === 'import' ? 'The guest boots from this disk; nothing is copied. A path on the host, or pool/volume.'
+      : 'The guest\'s root disk, used instead of a new one. A path on the host, or pool/volume.';
   };
   form.addEventListener('change', (e) => { if (e.target.name === 'install') showKind(); });
   showKind();
@@ -110,7 +119,7 @@ export async function render(root, { conn }) {
       onclick: () => chooseOS(os.id, os.name),
       onkeydown: (e) => { if (e.key === 'Enter') { e.preventDefault(); chooseOS(os.id, os.name); } },
     }, h('span', { class: 'wz-os-name' }, os.name),
-      h('span', { class: 'wz-os-meta' }, [os.id, os.version ? 'release ' + os.version : null, os.vendor].filter(Boolean).join(' · ')))));
+      h('span', { class: 'wz-os-meta' }, [os.id, os.version ? 'release ' + os.version : null, os.vendor, os.eol ? 'end of life' : null].filter(Boolean).join(' · ')))));
     if (!list.length) osResults.append(h('li', { class: 'wz-os-none' }, 'No OS matches; "generic" or "linux2022" fit most.'));
   };
   const search = async () => {
@@ -161,7 +170,8 @@ export async function render(root, { conn }) {
     if (rec.vcpus) parts.push(`${rec.vcpus} vCPU${rec.vcpus > 1 ? 's' : ''}`);
     if (rec.diskGiB) parts.push(`${rec.diskGiB} GiB disk`);
     osNote.replaceChildren(
-      'Recommended by osinfo-db for ', h('strong', {}, chosenName), info.version ? ` (release ${info.version})` : '',
+      'Recommended by osinfo-db for ', h('strong', {}, chosenName),
+      info.version ? ` (release ${info.version}${info.codename ? ', ' + info.codename : ''})` : '',
       parts.length ? `: ${parts.join(', ')}` : '', min.memoryMiB ? `; minimum ${min.memoryMiB} MiB memory` : '',
       '. The settings below were filled in from it; you can change them.');
     suggestName(id);
@@ -208,13 +218,13 @@ export async function render(root, { conn }) {
       install.iso = iso.value.trim();
     } else if (k === 'import') {
       if (!disk.value.trim()) throw invalid(disk, 'Choose the disk image to import.');
-      install.disk = disk.value.trim();
     } else {
       if (!kernel.value.trim()) throw invalid(kernel, 'Give the kernel to boot.');
       install.kernel = kernel.value.trim();
       if (initrd.value.trim()) install.initrd = initrd.value.trim();
       if (cmdline.value.trim()) install.cmdline = cmdline.value.trim();
     }
+    if (k !== 'iso' && disk.value.trim()) install.disk = disk.value.trim();
     if (!name.value.trim()) throw invalid(name, 'Give the guest a name.');
     const mem = Number(memory.value), cpus = Number(vcpus.value), size = Number(diskSize.value || 0);
     if (!Number.isInteger(mem) || mem < 1) throw invalid(memory, 'Memory must be a whole number of MiB.');
@@ -234,9 +244,12 @@ export async function render(root, { conn }) {
     };
     if (k !== 'import') {
       if (!(size >= 0) || !Number.isFinite(size)) throw invalid(diskSize, 'Disk size must be a number of GiB (0 for none).');
+      // Always sent: without it the daemon makes the OS's default disk (virt-install's way);
+      // 0 means none.
+      req.disk = { sizeGiB: size, format: diskFormat.value, bus: diskBus.value };
       if (size > 0) {
         if (!pool.value) throw invalid(pool, 'There is no active storage pool for the new disk.');
-        req.disk = { pool: pool.value, sizeGiB: size, format: diskFormat.value, bus: diskBus.value };
+        req.disk.pool = pool.value;
       }
     } else {
       req.disk = { bus: diskBus.value };
@@ -244,18 +257,45 @@ export async function render(root, { conn }) {
     return req;
   };
 
-  previewBtn.addEventListener('click', async () => {
+  // The daemon's validation message names the field (virt-install's words); it is shown next
+  // to that field too, where the fix is, besides the buttons where the user acted.
+  const fieldFor = (message) => {
+    const m = message.toLowerCase();
+    const rules = [
+      [/install\.iso/, iso], [/install\.disk/, disk], [/install\.kernel/, kernel], [/install\.initrd/, initrd],
+      [/install\.cmdline/, cmdline], [/guest name|already exists|domain .* exists/, name], [/unknown os|osinfo/, osInput],
+      [/memorymib|memory/, memory], [/vcpus/, vcpus], [/disk\.sizegib/, diskSize], [/disk\.format/, diskFormat],
+      [/disk bus/, diskBus], [/storage pool|volume name/, pool], [/network model/, nicModel], [/network/, network],
+      [/graphics/, graphics], [/video/, video], [/firmware|bios|ovmf/, firmware],
+    ];
+    const hit = rules.find(([re]) => re.test(m));
+    return hit ? hit[1] : null;
+  };
+  const daemonError = (err) => {
+    showError(actions, err);
+    const el = err instanceof ApiError ? fieldFor(err.message || '') : null;
+    if (!el) return;
+    el.setAttribute('aria-invalid', 'true');
+    const box = el.closest('.wz-field');
+    if (box) showError(box, err);
+  };
+  const clearErrors = () => {
     clearError(actions);
+    for (const box of form.querySelectorAll('.wz-field > .error-message')) clearError(box);
+  };
+
+  previewBtn.addEventListener('click', async () => {
+    clearErrors();
     try {
       const res = await api('POST', cpath(conn, 'guests') + '?dryRun=1', body());
       xmlOut.textContent = res.xml;
       xmlOut.hidden = false;
       xmlOut.scrollIntoView({ block: 'nearest' });
-    } catch (e) { showError(actions, e); }
+    } catch (e) { daemonError(e); }
   });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    clearError(actions);
+    clearErrors();
     let req;
     try { req = body(); } catch (err) { showError(actions, err); return; }
     createBtn.disabled = true;
@@ -265,7 +305,7 @@ export async function render(root, { conn }) {
       const created = (res && res.domain && res.domain.name) || req.name;
       location.hash = `${connPath}/guest/${encodeURIComponent(created)}`;
     } catch (err) {
-      showError(actions, err);
+      daemonError(err);
     } finally {
       createBtn.disabled = false;
       createBtn.textContent = 'Create';
