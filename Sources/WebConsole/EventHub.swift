@@ -106,6 +106,9 @@ actor EventHub {
         return id
     }
 
+    /// The connections whose feed runs now.
+    var feedConnections: Set<String> { Set(feeds.keys) }
+
     func unsubscribe(_ id: UUID) async {
         subscribers[id]?.mailbox.close()
         subscribers[id] = nil
