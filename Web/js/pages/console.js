@@ -163,6 +163,7 @@ export async function render(root, { conn, name, kind }) {
     if (!session || !session.connected()) { showError(pastePanel, new Error('not connected to the guest')); return; }
     const text = pasteText.value;
     if (!text) return;
+    pasteProgress.textContent = '';
     pasteAbort = new AbortController();
     pasteSend.disabled = true; pasteCancel.hidden = false;
     try {

@@ -113,21 +113,28 @@ export async function render(root, { conn }) {
 
   // --- OS search and defaults -------------------------------------------------------------
   let chosenName = '';
+  const osItem = (os) => h('li', {
+    'data-os': os.id, role: 'option', tabindex: 0, class: 'wz-os-item',
+    onclick: () => chooseOS(os.id, os.name),
+    onkeydown: (e) => { if (e.key === 'Enter') { e.preventDefault(); chooseOS(os.id, os.name); } },
+  }, h('span', { class: 'wz-os-name' }, os.name),
+    h('span', { class: 'wz-os-meta' }, [os.id, os.version ? 'release ' + os.version : null, os.vendor, os.eol ? 'end of life' : null].filter(Boolean).join(' · ')));
+  // Items already on screen are kept (same element), so a result the user is about to click
+  // does not vanish under the pointer when a later search answers with it too.
   const showResults = (list) => {
-    osResults.replaceChildren(...list.map((os) => h('li', {
-      'data-os': os.id, role: 'option', tabindex: 0, class: 'wz-os-item',
-      onclick: () => chooseOS(os.id, os.name),
-      onkeydown: (e) => { if (e.key === 'Enter') { e.preventDefault(); chooseOS(os.id, os.name); } },
-    }, h('span', { class: 'wz-os-name' }, os.name),
-      h('span', { class: 'wz-os-meta' }, [os.id, os.version ? 'release ' + os.version : null, os.vendor, os.eol ? 'end of life' : null].filter(Boolean).join(' · ')))));
+    const old = new Map([...osResults.querySelectorAll('[data-os]')].map((li) => [li.dataset.os, li]));
+    osResults.replaceChildren(...list.map((os) => old.get(os.id) || osItem(os)));
     if (!list.length) osResults.append(h('li', { class: 'wz-os-none' }, 'No OS matches; "generic" or "linux2022" fit most.'));
   };
+  let searchSeq = 0;
   const search = async () => {
+    const seq = ++searchSeq;
     clearError(osBox);
     try {
       const q = osSearch.value.trim();
-      showResults(await api('GET', '/osinfo' + (q ? '?q=' + encodeURIComponent(q) : '')));
-    } catch (e) { showError(osBox, e); }
+      const list = await api('GET', '/osinfo' + (q ? '?q=' + encodeURIComponent(q) : ''));
+      if (seq === searchSeq) showResults(list);  // an older answer arriving late is dropped
+    } catch (e) { if (seq === searchSeq) showError(osBox, e); }
   };
   osSearch.addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(search, 150); });
   osSearch.addEventListener('keydown', (e) => {
@@ -283,6 +290,11 @@ export async function render(root, { conn }) {
     clearError(actions);
     for (const box of form.querySelectorAll('.wz-field > .error-message')) clearError(box);
   };
+
+  // A preview describes the form as it was: hide it once the form changes.
+  const stale = (e) => { if (e.target !== osSearch) xmlOut.hidden = true; };
+  form.addEventListener('input', stale);
+  form.addEventListener('change', stale);
 
   previewBtn.addEventListener('click', async () => {
     clearErrors();
