@@ -73,7 +73,7 @@ enum MetricsRoutes {
             defer { gate.leave(id) }
             do {
                 let driver = try await state.connections.driver(id)
-                outcome.finish(.success(try await driver.allDomainStats(nil, types: .all)))
+                outcome.finish(.success(try await withInfo(driver.allDomainStats(nil, types: .all), driver)))
             } catch {
                 outcome.finish(.failure(error))
             }
@@ -86,6 +86,22 @@ enum MetricsRoutes {
         timer.cancel()
         if case .failure(ScrapeFailure.timedOut) = result { work.cancel() }
         return result
+    }
+
+    /// Fills in memory and vCPUs from virDomainGetInfo where the stats lack them (corrald, like
+    /// older libvirt, gives only state.* for a shut-off domain): the exporter shows them for
+    /// every domain. A domain undefined meanwhile keeps what it had.
+    static func withInfo(_ records: [DomainStatsRecord], _ driver: any HypervisorDriver) async -> [DomainStatsRecord] {
+        var out = records
+        for i in out.indices where !out[i].params.contains(where: { $0.field == "balloon.maximum" }) {
+            guard let info = try? await driver.domainInfo(out[i].domain) else { continue }
+            out[i].params += [TypedParam("balloon.maximum", .ullong(info.maxMemKiB)),
+                              TypedParam("balloon.current", .ullong(info.memoryKiB))]
+            if !out[i].params.contains(where: { $0.field == "vcpu.current" }) {
+                out[i].params.append(TypedParam("vcpu.current", .uint(UInt32(info.nrVirtCPU))))
+            }
+        }
+        return out
     }
 
     /// Connections with a read in flight.
