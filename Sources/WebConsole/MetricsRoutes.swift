@@ -62,13 +62,14 @@ enum MetricsRoutes {
         }
     }
 
-    enum ScrapeFailure: Error { case busy, timedOut }
+    enum ScrapeFailure: Error { case timedOut }
 
-    /// One connection's records; at most one read per connection is outstanding, so a host
-    /// that hangs costs one stuck call, not one per scrape.
+    /// One connection's records. Concurrent scrapes share one read per connection, and a host
+    /// that hangs costs one stuck call, not one per scrape: until that call ends, scrapes
+    /// report the connection down at once.
     static func scrapeConnection(_ id: String, state: WebState, gate: ScrapeGate) async -> Result<[DomainStatsRecord], any Error> {
-        guard gate.enter(id) else { return .failure(ScrapeFailure.busy) }
-        let outcome = Outcome()
+        let (outcome, isNew) = gate.join(id)
+        guard isNew else { return await outcome.value() }
         let work = Task {
             defer { gate.leave(id) }
             do {
@@ -104,11 +105,19 @@ enum MetricsRoutes {
         return out
     }
 
-    /// Connections with a read in flight.
+    /// The read in flight per connection.
     final class ScrapeGate: Sendable {
-        private let busy = Mutex<Set<String>>([])
-        func enter(_ id: String) -> Bool { busy.withLock { $0.insert(id).inserted } }
-        func leave(_ id: String) { _ = busy.withLock { $0.remove(id) } }
+        private let inflight = Mutex<[String: Outcome]>([:])
+        /// The read in flight for `id`, or a new one the caller must start (isNew).
+        func join(_ id: String) -> (Outcome, isNew: Bool) {
+            inflight.withLock {
+                if let o = $0[id] { return (o, false) }
+                let o = Outcome()
+                $0[id] = o
+                return (o, true)
+            }
+        }
+        func leave(_ id: String) { _ = inflight.withLock { $0.removeValue(forKey: id) } }
     }
 
     /// The first of the read and the timer to finish.
