@@ -48,15 +48,15 @@ enum MetricsRoutes {
                     case .failure(let error):
                         up = 0
                         // A host that hangs or went away is reopened by the next request that needs it.
-                        if case ScrapeFailure.timedOut? = error as? ScrapeFailure {
-                            await state.connections.invalidate(info.id)
-                        } else if APIError(error).status == .badGateway {
+                        if error is ScrapeFailure || APIError(error).status == .badGateway {
                             await state.connections.invalidate(info.id)
                         }
                     }
-                    registry.makeGauge(descriptor: .named("libvirt_up", "Whether scraping libvirt's metrics was successful."), labels: labels + [("uri", info.uri)]).set(up)
-                    registry.makeGauge(descriptor: .named("corral_scrape_duration_seconds", "Time taken to read the connection's domain statistics."), labels: labels)
-                        .set((ContinuousClock.now - started).seconds)
+                    registry.makeGauge(descriptor: .named("libvirt_up", "Whether scraping libvirt's metrics was successful."),
+                                       labels: labels + [("uri", info.uri)]).set(up)
+                    registry.makeGauge(descriptor: .named("corral_scrape_duration_seconds",
+                                                          "Time taken to read the connection's domain statistics."),
+                                       labels: labels).set((ContinuousClock.now - started).seconds)
                 }
             }
         }
@@ -151,6 +151,6 @@ enum MetricsRoutes {
     }
 }
 
-extension Duration {
+fileprivate extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
