@@ -48,32 +48,33 @@ enum MetricsRoutes {
                     case .failure(let error):
                         up = 0
                         // A host that hangs or went away is reopened by the next request that needs it.
-                        if case ScrapeFailure.timedOut? = error as? ScrapeFailure {
-                            await state.connections.invalidate(info.id)
-                        } else if APIError(error).status == .badGateway {
+                        if error is ScrapeFailure || APIError(error).status == .badGateway {
                             await state.connections.invalidate(info.id)
                         }
                     }
-                    registry.makeGauge(descriptor: .named("libvirt_up", "Whether scraping libvirt's metrics was successful."), labels: labels + [("uri", info.uri)]).set(up)
-                    registry.makeGauge(descriptor: .named("corral_scrape_duration_seconds", "Time taken to read the connection's domain statistics."), labels: labels)
-                        .set((ContinuousClock.now - started).seconds)
+                    registry.makeGauge(descriptor: .named("libvirt_up", "Whether scraping libvirt's metrics was successful."),
+                                       labels: labels + [("uri", info.uri)]).set(up)
+                    registry.makeGauge(descriptor: .named("corral_scrape_duration_seconds",
+                                                          "Time taken to read the connection's domain statistics."),
+                                       labels: labels).set((ContinuousClock.now - started).seconds)
                 }
             }
         }
     }
 
-    enum ScrapeFailure: Error { case busy, timedOut }
+    enum ScrapeFailure: Error { case timedOut }
 
-    /// One connection's records; at most one read per connection is outstanding, so a host
-    /// that hangs costs one stuck call, not one per scrape.
+    /// One connection's records. Concurrent scrapes share one read per connection, and a host
+    /// that hangs costs one stuck call, not one per scrape: until that call ends, scrapes
+    /// report the connection down at once.
     static func scrapeConnection(_ id: String, state: WebState, gate: ScrapeGate) async -> Result<[DomainStatsRecord], any Error> {
-        guard gate.enter(id) else { return .failure(ScrapeFailure.busy) }
-        let outcome = Outcome()
+        let (outcome, isNew) = gate.join(id)
+        guard isNew else { return await outcome.value() }
         let work = Task {
             defer { gate.leave(id) }
             do {
                 let driver = try await state.connections.driver(id)
-                outcome.finish(.success(try await driver.allDomainStats(nil, types: .all)))
+                outcome.finish(.success(try await withInfo(driver.allDomainStats(nil, types: .all), driver)))
             } catch {
                 outcome.finish(.failure(error))
             }
@@ -88,11 +89,35 @@ enum MetricsRoutes {
         return result
     }
 
-    /// Connections with a read in flight.
+    /// Fills in memory and vCPUs from virDomainGetInfo where the stats lack them (corrald, like
+    /// older libvirt, gives only state.* for a shut-off domain): the exporter shows them for
+    /// every domain. A domain undefined meanwhile keeps what it had.
+    static func withInfo(_ records: [DomainStatsRecord], _ driver: any HypervisorDriver) async -> [DomainStatsRecord] {
+        var out = records
+        for i in out.indices where !out[i].params.contains(where: { $0.field == "balloon.maximum" }) {
+            guard let info = try? await driver.domainInfo(out[i].domain) else { continue }
+            out[i].params += [TypedParam("balloon.maximum", .ullong(info.maxMemKiB)),
+                              TypedParam("balloon.current", .ullong(info.memoryKiB))]
+            if !out[i].params.contains(where: { $0.field == "vcpu.current" }) {
+                out[i].params.append(TypedParam("vcpu.current", .uint(UInt32(info.nrVirtCPU))))
+            }
+        }
+        return out
+    }
+
+    /// The read in flight per connection.
     final class ScrapeGate: Sendable {
-        private let busy = Mutex<Set<String>>([])
-        func enter(_ id: String) -> Bool { busy.withLock { $0.insert(id).inserted } }
-        func leave(_ id: String) { _ = busy.withLock { $0.remove(id) } }
+        private let inflight = Mutex<[String: Outcome]>([:])
+        /// The read in flight for `id`, or a new one the caller must start (isNew).
+        func join(_ id: String) -> (Outcome, isNew: Bool) {
+            inflight.withLock {
+                if let o = $0[id] { return (o, false) }
+                let o = Outcome()
+                $0[id] = o
+                return (o, true)
+            }
+        }
+        func leave(_ id: String) { _ = inflight.withLock { $0.removeValue(forKey: id) } }
     }
 
     /// The first of the read and the timer to finish.
@@ -126,6 +151,6 @@ enum MetricsRoutes {
     }
 }
 
-extension Duration {
+fileprivate extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -106,6 +106,10 @@ def browser():
     except Exception as e:  # noqa: BLE001 - turn any start-up failure into one readable line
         pytest.fail(f"could not start headless Chromium through {driver_path}: {e} (see {log_path})", pytrace=False)
     drv.set_script_timeout(120)
+    # --window-size is the outer window; the pages (and screenshots) get 1280x900 of viewport.
+    inner = drv.execute_script("return [window.innerWidth, window.innerHeight]")
+    outer = drv.get_window_size()
+    drv.set_window_size(outer["width"] + 1280 - inner[0], outer["height"] + 900 - inner[1])
     yield drv
     drv.quit()
 

@@ -19,7 +19,8 @@ def page(browser, corral):
 
 @pytest.fixture(scope="module")
 def files(tiny, corral):
-    return guest_files(tiny, corral, NAME)
+    pool = corral.api_ok("GET", "/connections/local/pools/default")
+    return guest_files(tiny, corral, NAME, disk_dir=pool["path"])
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,7 +31,7 @@ def cleanup(corral):
 
 @pytest.mark.incremental
 class TestLocalGuest:
-    def test_wizard_fills_os_defaults(self, page, corral, files, tiny, shot):
+    def test_wizard_fills_os_defaults(self, page, browser, corral, files, tiny, shot):
         defaults = corral.api_ok("GET", f"/osinfo/{OS_ID}")["defaults"]
         page.open("/c/local/new")
         page.wait("form#wizard")
@@ -56,6 +57,7 @@ class TestLocalGuest:
         for field, key in (("diskBus", "diskBus"), ("nicModel", "nicModel"), ("video", "video"),
                            ("firmware", "firmware")):
             assert page.value(f'select[name="{field}"]') == defaults[key], field
+        browser.execute_script("(arguments[0].closest('fieldset') || arguments[0]).scrollIntoView({block: 'start'})", page.wait("#os-search"))
         shot("wizard")
 
     def test_wizard_creates_and_starts(self, page, corral):
@@ -96,8 +98,8 @@ class TestLocalGuest:
     def test_details_page_graphs(self, page, corral, shot):
         page.open(f"/c/local/guest/{NAME}/performance")
         page.wait_text('[data-field="state"]', lambda t: "running" in t, ui.PAGE, "state 'running'")
-        # "Some seconds of stats": the page has had 4 stats frames to draw from.
-        page.wait_stats_frames(4)
+        # "Some seconds of stats": the page has had 8 stats frames to draw from.
+        page.wait_stats_frames(8)
         for chart in ("canvas#chart-cpu", "canvas#chart-memory", "canvas#chart-disk", "canvas#chart-net"):
             el = page.wait(chart)
             page.until(lambda: page.chart_points(el) >= 0, ui.PAGE, f"a Chart.js chart on {chart}")
@@ -128,6 +130,8 @@ class TestLocalGuest:
             page.wait_state(NAME, "running", ui.PAGE)
             cell = page.find('[data-field="state"]', within=page.row(NAME))
             assert cell.is_displayed()
+            page.until(lambda: "%" in page.find('[data-field="cpu"]', within=page.row(NAME)).text, ui.PAGE,
+                       "the CPU% cell to fill from the stats stream")
             widths = browser.execute_script(
                 "return [document.documentElement.scrollWidth, window.innerWidth]")
             assert widths[0] <= widths[1], f"the page scrolls sideways at 375px: {widths}"

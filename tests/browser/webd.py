@@ -111,16 +111,16 @@ class WebCorrald(daemons.Corrald):
         self.corral("undefine", name, check=False)
 
 
-def guest_files(tiny, daemon, name):
+def guest_files(tiny, daemon, name, disk_dir=None):
     """Private copies of the tiny guest's kernel, initrd and data disk for one guest: 'delete with
-    storage' must never reach the shared cache in .build/tiny-guest."""
+    storage' must never reach the shared cache in .build/tiny-guest. The disk goes to disk_dir
+    (a pool's directory: the console deletes only disks that are pool volumes) as NAME.qcow2."""
     d = os.path.join(daemon.workdir, "guests", name)
     os.makedirs(d, exist_ok=True)
-    files = {}
-    for key, src in (("kernel", tiny["kernel"]), ("initrd", tiny["initrd"]), ("disk", tiny["disk"])):
-        dst = os.path.join(d, os.path.basename(src))
-        shutil.copyfile(src, dst)
-        files[key] = dst
+    files = {"kernel": os.path.join(d, "vmlinuz"), "initrd": os.path.join(d, "initrd.img"),
+             "disk": os.path.join(disk_dir or d, f"{name}.qcow2")}
+    for key in files:
+        shutil.copyfile(tiny[key], files[key])
     return files
 
 

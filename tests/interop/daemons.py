@@ -187,7 +187,7 @@ class Libvirtd(Daemon):
 
 
 class Corrald(Daemon):
-    """corrald --root ROOT --listen 127.0.0.1:PORT, started and stopped by PID."""
+    """corrald --root ROOT --listen 127.0.0.1:PORT --http 127.0.0.1:PORT2, started and stopped by PID."""
     kind = "corrald"
 
     def __init__(self, workdir, tcp_port=None):
@@ -199,11 +199,15 @@ class Corrald(Daemon):
         self.uri = f"qemu+unix:///system?socket={sock}"
         self.uri_ro = f"qemu+unix:///system?socket={sock}-ro"
         self.tcp_uri = f"qemu+tcp://127.0.0.1:{self.tcp_port}/system"
+        # The web console too, for its /metrics (test_metrics.py).
+        self.http_port = free_port()
+        self.http_url = f"http://127.0.0.1:{self.http_port}"
 
     def start(self):
         os.makedirs(self.root, exist_ok=True)
         log = open(os.path.join(self.workdir, "corrald.log"), "ab")
-        self.proc = subprocess.Popen([corrald_binary(), "--root", self.root, "--listen", f"127.0.0.1:{self.tcp_port}"],
+        self.proc = subprocess.Popen([corrald_binary(), "--root", self.root, "--listen", f"127.0.0.1:{self.tcp_port}",
+                                      "--http", f"127.0.0.1:{self.http_port}"],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
 
