@@ -9,6 +9,12 @@ import Testing
     var db: OSDatabase { OSDatabase.shared(root: Self.root) }
 
     @Test func loadsEveryFileWithoutErrors() throws {
+        func rssKiB() -> Int {
+            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        let rss = rssKiB()
         let clock = ContinuousClock()
         let start = clock.now
         let fresh = OSDatabase(root: Self.root)
@@ -16,7 +22,10 @@ import Testing
         #expect(fresh.errors.isEmpty, "\(fresh.errors)")
         #expect(fresh.variants.count > 700)
         // Printed for the record; the test asserts behaviour, not speed.
-        print("osinfo-db: \(fresh.variants.count) OSes parsed in \(elapsed)")
+        print("osinfo-db: \(fresh.variants.count) OSes parsed in \(elapsed), RSS +\(rssKiB() - rss) KiB (other tests run alongside)")
+        for id in ["debian11", "win11", "fedora37", "linux2022"] {
+            if let d = fresh.lookup(id)?.defaults() { print("osinfo-db defaults \(id): \(d)") }
+        }
         #expect(OSDatabase.shared(root: Self.root) === OSDatabase.shared(root: Self.root))
     }
 
