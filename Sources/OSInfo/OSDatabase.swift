@@ -35,7 +35,8 @@ public final class OSDatabase: Sendable {
         defer { Self.parseLock.unlock() }
         // An OS's own file first, then the NAME.d/ fragments that add driver data to it.
         let files = Self.xmlFiles(under: osDir)
-        for file in files.filter({ !$0.contains(".d/") }) + files.filter({ $0.contains(".d/") }) {
+        let isFragment = { (file: String) in file.dropFirst(osDir.count).contains(".d/") }
+        for file in files.filter({ !isFragment($0) }) + files.filter(isFragment) {
             do {
                 for os in try Self.parseOSFile(file) {
                     if var existing = raw[os.id] {
