@@ -30,7 +30,13 @@ public final class OSDatabase: Sendable {
         var order: [String] = []
         let fm = FileManager.default
         let osDir = (root as NSString).appendingPathComponent("os")
-        for file in Self.xmlFiles(under: osDir) {
+        // libxml2 under FoundationXML is not safe to drive from several threads at once.
+        Self.parseLock.lock()
+        defer { Self.parseLock.unlock() }
+        // An OS's own file first, then the NAME.d/ fragments that add driver data to it.
+        let files = Self.xmlFiles(under: osDir)
+        let isFragment = { (file: String) in file.dropFirst(osDir.count).contains(".d/") }
+        for file in files.filter({ !isFragment($0) }) + files.filter(isFragment) {
             do {
                 for os in try Self.parseOSFile(file) {
                     if var existing = raw[os.id] {
@@ -50,8 +56,7 @@ public final class OSDatabase: Sendable {
         }
         var names: [String: String] = [:]
         for file in Self.xmlFiles(under: (root as NSString).appendingPathComponent("device")) {
-            guard let doc = try? XMLDocument(contentsOf: URL(fileURLWithPath: file), options: []),
-                  let rootEl = doc.rootElement() else { continue }
+            guard let rootEl = try? Self.document(file) else { continue }
             for dev in rootEl.elements(forName: "device") {
                 guard let id = dev.attribute(forName: "id")?.stringValue,
                       let name = dev.elements(forName: "name").first(where: { $0.attribute(forName: "xml:lang") == nil })?.stringValue
@@ -74,6 +79,7 @@ public final class OSDatabase: Sendable {
         self.errors = errors
     }
 
+    private static let parseLock = NSLock()
     private static let cache = Locked<[String: OSDatabase]>([:])
 
     /// The database for `root`, parsed once per process (the wizard asks on every keystroke).
@@ -129,16 +135,38 @@ public final class OSDatabase: Sendable {
     }
 
     static func parseOSFile(_ file: String) throws -> [RawOS] {
+        let rootEl = try document(file)
+        return try rootEl.elements(forName: "os").map(parseOS)
+    }
+
+    /// The file's <libosinfo> root element.
+    static func document(_ file: String) throws -> XMLElement {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ParseError(description: "cannot read the file") }
+        guard !data.isEmpty else { throw ParseError(description: "the file is empty") }
+        guard data.count <= 16 << 20 else { throw ParseError(description: "the file is larger than 16 MiB") }
+        // XMLDocument traps on some malformed input instead of throwing, so a streaming parse
+        // (which reports errors) vets the bytes first.
+        let vet = XMLParser(data: data)
+        let balance = ElementBalance()
+        vet.delegate = balance
+        guard vet.parse(), balance.failed == nil else {
+            let why = (balance.failed ?? vet.parserError).map { "line \(vet.lineNumber): \(($0 as NSError).localizedDescription)" } ?? "line \(vet.lineNumber)"
+            throw ParseError(description: "not well-formed XML (\(why))")
+        }
+        // The Linux XMLParser accepts a document that just stops; an unclosed element must not pass.
+        guard balance.depth == 0, balance.elements > 0 else {
+            throw ParseError(description: "not well-formed XML (the document ends inside an element)")
+        }
         let doc: XMLDocument
         do {
-            doc = try XMLDocument(contentsOf: URL(fileURLWithPath: file), options: [])
+            doc = try XMLDocument(data: data, options: [])
         } catch {
             throw ParseError(description: "not well-formed XML (\((error as NSError).localizedDescription))")
         }
         guard let rootEl = doc.rootElement(), rootEl.name == "libosinfo" else {
             throw ParseError(description: "the root element is not <libosinfo>")
         }
-        return try rootEl.elements(forName: "os").map(parseOS)
+        return rootEl
     }
 
     /// Text of the first child named `name` without xml:lang (the untranslated one).
@@ -217,6 +245,21 @@ public final class OSDatabase: Sendable {
         resolved[id] = v
         return v
     }
+}
+
+/// Counts open elements during the vetting parse.
+final class ElementBalance: NSObject, XMLParserDelegate {
+    var depth = 0
+    var elements = 0
+    var failed: Error?
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        depth += 1; elements += 1
+    }
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        depth -= 1
+    }
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) { failed = parseError }
 }
 
 /// A lock-protected value .

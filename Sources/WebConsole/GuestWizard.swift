@@ -50,6 +50,10 @@ struct GuestWizard: Sendable {
         guard Self.validName(r.name) else {
             throw Self.bad("invalid guest name '\(r.name)': use 1-64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit")
         }
+        // virt-install's collision check, before anything is made (define would also refuse).
+        if (try? await driver.lookupDomain(name: r.name)) != nil {
+            throw APIError(.conflict, "guest name '\(r.name)' is already in use by another guest", code: .domExist)
+        }
         let osKey = r.os ?? "generic"
         guard let os = db.lookup(osKey) else {
             throw Self.bad("unknown OS '\(osKey)': not in osinfo-db (search /api/v1/osinfo?q=...)")
