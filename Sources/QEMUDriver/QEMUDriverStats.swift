@@ -81,6 +81,8 @@ extension QEMUDriver {
             let current = balloon?["actual"]?.uint64.map { $0 / 1024 } ?? (def.currentMemoryKiB ?? def.memoryKiB)
             p.append(TypedParam("balloon.current", .ullong(current)))
             p.append(TypedParam("balloon.maximum", .ullong(def.memoryKiB)))
+            // libvirt's balloon.rss: the QEMU process's resident set, in KiB.
+            if let rss = Self.residentKiB(pid: pid) { p.append(TypedParam("balloon.rss", .ullong(rss))) }
         }
         if types.contains(.vcpu) {
             let vcpus = cpus.map { Self.vcpus(from: $0, pid: pid) } ?? []
@@ -138,5 +140,13 @@ extension QEMUDriver {
             }
         }
         return out
+    }
+
+    /// Resident set size of `pid` from /proc/PID/statm (second field, in pages).
+    static func residentKiB(pid: Int32) -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = UInt64(fields[1]) else { return nil }
+        return pages * UInt64(max(1, sysconf(Int32(_SC_PAGESIZE)))) / 1024
     }
 }

@@ -123,8 +123,24 @@ enum APIDomains {
             if let uuid = def.uuid, uuid != ref.uuid {
                 throw APIError(.badRequest, "the XML's uuid \(uuid.lowercasedString) is not domain '\(ref.name)''s \(ref.uuid.lowercasedString)", code: .invalidArg)
             }
-            let new = try await d.defineDomain(xml: xml, validate: false)
+            // Without a uuid, define would take it for a second guest of the same name (virsh
+            // edit keeps the uuid too).
+            var text = xml
+            if def.uuid == nil {
+                var withUUID = def
+                withUUID.uuid = ref.uuid
+                text = withUUID.formatXML()
+            }
+            let new = try await d.defineDomain(xml: text, validate: false)
             return try Reply.json(try await DomainSummary.load(d, new))
+        }
+
+        api.put(RouterPath("\(base)/{name}/autostart")) { request, context in
+            struct Body: Decodable { var autostart: Bool }
+            let (d, ref) = try await lookup(state, context)
+            let body = try await request.decodeJSON(Body.self)
+            try await d.setAutostart(ref, body.autostart)
+            return try Reply.json(try await DomainSummary.load(d, ref))
         }
 
         api.get(RouterPath("\(base)/{name}/stats")) { _, context in
