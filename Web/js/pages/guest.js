@@ -221,8 +221,11 @@ async function performance(box) {
         const ds = v.chart.data.datasets[i];
         ds.data = list.map(s => ({ x: (s.time - t0) / 1000, y: get(s) ?? null }));
         // A series the host never reports (RSS without a balloon driver) is left out, not drawn as "–".
-        ds.unreported = list.length > 0 && ds.data.every(p => p.y === null);
-        if (ds.unreported) ds.hidden = true;
+        const unreported = list.length > 0 && ds.data.every(p => p.y === null);
+        // Shown again once the host reports it (the first samples may predate the counters);
+        // a series the user hid by its legend stays hidden.
+        if (unreported) ds.hidden = true; else if (ds.unreported) ds.hidden = false;
+        ds.unreported = unreported;
       });
       const last = list[list.length - 1];
       // Memory never exceeds the maximum: a fixed scale in quarters of it reads 0, 64, 128... MiB.
