@@ -101,8 +101,8 @@ extension QEMUDriverGuestTests {
         _ = try await d.createStorageVolume(p, xml: "<volume><name>v2.qcow2</name><capacity>1048576</capacity><target><format type='qcow2'/></target></volume>", flags: [])
         let hot = "<disk type='volume' device='disk'><source pool='p' volume='v2.qcow2'/><target dev='vdb' bus='virtio'/></disk>"
         try await d.attachDevice(dom, xml: hot, flags: .live)
-        try await console.send("cat /sys/block/vdb/size\n")
-        #expect(await console.waitFor("2048", seconds: 30))
+        try await console.send("i=0; while [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done; echo SIZE\"\"=$(cat /sys/block/vdb/size)\n")
+        #expect(await console.waitFor("SIZE=2048", seconds: 30))
         let liveXML = try await d.domainXML(dom, flags: [])
         #expect(liveXML.contains("<source pool='p' volume='v2.qcow2'"))
         try await d.detachDevice(dom, xml: hot, flags: .live)
