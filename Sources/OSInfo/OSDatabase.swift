@@ -85,13 +85,16 @@ public final class OSDatabase: Sendable {
     /// The database for `root`, parsed once per process (the wizard asks on every keystroke).
     public static func shared(root: String = "/usr/share/osinfo") -> OSDatabase {
         if let db = cache.withLock({ $0[root] }) { return db }
+        // Callers that arrive during the first parse wait for it instead of parsing again.
+        loadLock.lock()
+        defer { loadLock.unlock() }
+        if let db = cache.withLock({ $0[root] }) { return db }
         let db = OSDatabase(root: root)
-        return cache.withLock { c in
-            if let other = c[root] { return other }
-            c[root] = db
-            return db
-        }
+        cache.withLock { $0[root] = db }
+        return db
     }
+
+    private static let loadLock = NSLock()
 
     /// By short id ("debian11", "win11", "generic") or URI.
     public func lookup(_ key: String) -> OSVariant? {

@@ -98,7 +98,7 @@ enum APIConnections {
         } catch {
             let api = APIError.mapping(error)
             row.error = api.message
-            if api.status == .badGateway || api.status == .gatewayTimeout { await state.connections.invalidate(info.id) }
+            if api.brokenConnection || api.status == .gatewayTimeout { await state.connections.invalidate(info.id) }
         }
         return row
     }

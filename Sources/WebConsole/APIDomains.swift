@@ -153,7 +153,7 @@ enum APIDomains {
             let xml = try await d.domainXML(ref, flags: request.flag("inactive") ? [.inactive] : [])
             let def: Domain
             do { def = try Domain(xml: xml) } catch let error as DomainXMLError {
-                throw APIError(.badGateway, "the host's XML for '\(ref.name)' does not parse: \(error.message)", code: .xmlError)
+                throw APIError(.internalServerError, "the host's XML for '\(ref.name)' does not parse: \(error.message)", code: .xmlError)
             }
             return try Reply.json(DeviceList.list(def))
         }
@@ -247,12 +247,12 @@ enum APIDomains {
         }
         func str(_ key: String) -> String? { if case .string(let s)? = p[key] { return s } else { return nil } }
         // Counts come from the host: bound them so a wrong one cannot make us loop for long.
-        let blocks = min(Int(num("block.count") ?? 0), 256)
-        let nets = min(Int(num("net.count") ?? 0), 256)
+        let blocks = min(Int(clamping: num("block.count") ?? 0), 256)
+        let nets = min(Int(clamping: num("net.count") ?? 0), 256)
         return StatsJSON(
             time: Int64(Date().timeIntervalSince1970 * 1000),
             cpuTimeNs: num("cpu.time") ?? info.cpuTimeNs,
-            vcpus: Int(num("vcpu.current") ?? UInt64(info.nrVirtCPU)),
+            vcpus: Int(clamping: num("vcpu.current") ?? UInt64(info.nrVirtCPU)),
             memoryKiB: info.memoryKiB, maxMemoryKiB: info.maxMemKiB,
             balloonKiB: num("balloon.current"), rssKiB: num("balloon.rss"),
             disks: (0..<blocks).map { i in

@@ -24,6 +24,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.init(Self.status(for: vir.code), vir.message, code: vir.code, domain: vir.domain)
     }
 
+    /// The connection itself broke (not one call on it): only then is the shared driver dropped,
+    /// which cuts every console and feed on that host.
+    public var brokenConnection: Bool {
+        [VirError.Code.noConnect, .invalidConn, .rpc].contains { $0.rawValue == code }
+    }
+
     static func status(for code: VirError.Code) -> HTTPResponse.Status {
         switch code {
         case .noDomain, .noNetwork, .noStoragePool, .noStorageVol, .deviceMissing: return .notFound

@@ -147,7 +147,7 @@ enum APINetworks {
         if forward != "isolated" { lines.append("  <forward mode='\(forward)'/>") }
         if let cidr = body.ipv4?.trimmingCharacters(in: .whitespaces), !cidr.isEmpty {
             let parts = cidr.split(separator: "/", maxSplits: 1).map(String.init)
-            guard let addr = IPv4.parse(parts[0]), let prefix = parts.count == 2 ? Int(parts[1]) : 24,
+            guard let first = parts.first, let addr = IPv4.parse(first), let prefix = parts.count == 2 ? Int(parts[1]) : 24,
                   (8...30).contains(prefix) else {
                 throw APIError(.badRequest, "invalid IPv4 network '\(cidr)': expected ADDRESS/PREFIX such as 192.168.150.1/24 (prefix 8-30)", code: .invalidArg)
             }

@@ -31,7 +31,7 @@ struct APIErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let api = APIError.mapping(error)
-            if api.status == .badGateway, let conn = context.pathParameter("conn") {
+            if api.brokenConnection, let conn = context.pathParameter("conn") {
                 await state.connections.invalidate(conn)
             }
             throw api

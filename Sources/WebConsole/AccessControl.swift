@@ -25,7 +25,17 @@ enum AccessControl {
     }
 
     static func check(token: String?, peer: SocketAddress?, request: Request) -> Verdict {
+        // Another site's page in the user's browser must not drive the console (its requests
+        // carry that site's Origin), nor read it through a DNS name rebound to 127.0.0.1 (its
+        // requests carry that name as Host).
+        let authority = request.head.authority
+        if let origin = request.headers[.origin], let authority, !sameOrigin(origin, authority) {
+            return .deny("cross-site request from \(origin) refused")
+        }
         guard let token else {
+            if let authority, !isLoopbackName(authority) {
+                return .deny("this console only serves the local host, by a loopback name (127.0.0.1, localhost, [::1]), not '\(authority)'; corrald needs --http-token-file to serve others")
+            }
             return isLoopback(peer) ? .allow
                 : .deny("this console only serves the local host; corrald needs --http-token-file to serve others")
         }
@@ -46,6 +56,36 @@ enum AccessControl {
         if ip == "::1" { return true }
         let v4 = ip.hasPrefix("::ffff:") ? String(ip.dropFirst(7)) : ip
         return v4.hasPrefix("127.") && v4.split(separator: ".").count == 4
+    }
+
+    /// A browser's Origin is scheme://host[:port] of the page and must name this console exactly;
+    /// non-browser WebSocket clients send ws://host without the port.
+    static func sameOrigin(_ origin: String, _ authority: String) -> Bool {
+        guard let sep = origin.range(of: "://") else { return false }
+        let scheme = origin[..<sep.lowerBound].lowercased(), rest = origin[sep.upperBound...].lowercased()
+        let authority = authority.lowercased()
+        if (scheme == "http" || scheme == "https") && rest == authority { return true }
+        guard scheme == "ws" || scheme == "wss" else { return false }
+        if rest == authority { return true }
+        // ws://host against host:port: the same host, no port named.
+        let hostPart = authority.hasPrefix("[") ? String(authority[...(authority.firstIndex(of: "]") ?? authority.startIndex)])
+            : String(authority.split(separator: ":", maxSplits: 1).first ?? "")
+        return !rest.isEmpty && rest == hostPart
+    }
+
+    /// A Host header naming this machine's loopback: 127.x.y.z, localhost or [::1], with or without a port.
+    static func isLoopbackName(_ authority: String) -> Bool {
+        var host = Substring(authority)
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            host = host[host.index(after: host.startIndex)..<close]
+            return host == "::1"
+        }
+        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        let name = host.lowercased()
+        if name == "localhost" { return true }
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// RFC 6265's cookie-octet.

@@ -48,7 +48,8 @@ public actor ConnectionRegistry {
         guard let e = entries[id] else { throw Self.notFound(id) }
         if let d = e.driver { return d }
         let d = try await opener(e.info.uri, e.info.readOnly)
-        // Another request may have opened it meanwhile; keep the first.
+        // Removed meanwhile, or another request opened it first: keep one driver, close the other.
+        guard entries[id] != nil else { await d.close(); throw Self.notFound(id) }
         if let existing = entries[id]?.driver { await d.close(); return existing }
         entries[id]?.driver = d
         return d
@@ -58,10 +59,16 @@ public actor ConnectionRegistry {
     public func add(uri: String, readOnly: Bool) async throws -> Info {
         let trimmed = uri.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw APIError(.badRequest, "a connection needs a URI", code: .invalidArg) }
-        if let same = order.compactMap({ entries[$0] }).first(where: { $0.info.uri == trimmed && $0.info.readOnly == readOnly }) {
-            return same.info
+        // A console user may add hosts, not run programs on this one: the ext transport and
+        // ssh's command= name a local program to start.
+        if let parsed = try? ConnectionURI(parsing: trimmed),
+           parsed.transport == "ext" || parsed[param: "command"] != nil {
+            throw APIError(.badRequest, "the web console does not open '+ext' URIs or URIs with command=: they start a program on the console's host", code: .invalidArg)
         }
+        if let same = existing(trimmed, readOnly) { return same }
         let d = try await opener(trimmed, readOnly)
+        // Two adds of the same URI may both have waited for the opener.
+        if let same = existing(trimmed, readOnly) { await d.close(); return same }
         let id = "c\(nextNumber)"
         nextNumber += 1
         let info = Info(id: id, uri: trimmed, readOnly: readOnly, local: false)
@@ -71,13 +78,17 @@ public actor ConnectionRegistry {
         return info
     }
 
+    private func existing(_ uri: String, _ readOnly: Bool) -> Info? {
+        order.compactMap { entries[$0] }.first { $0.info.uri == uri && $0.info.readOnly == readOnly }?.info
+    }
+
     public func remove(_ id: String) async throws {
         guard let e = entries[id] else { throw Self.notFound(id) }
         guard !e.info.local else { throw APIError(.conflict, "the daemon's own connection cannot be removed", code: .operationInvalid) }
         entries[id] = nil
         order.removeAll { $0 == id }
-        try save()
         await e.driver?.close()
+        try save()
     }
 
     /// Forgets an open driver whose connection broke; the next request reopens it.

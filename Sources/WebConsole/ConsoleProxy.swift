@@ -48,7 +48,7 @@ enum ConsoleProxy {
             guard let port = g.port, port > 0, port < 65536 else {
                 throw VirError(.operationInvalid, "Requested operation is not valid: the \(kind.rawValue.uppercased()) server of domain '\(dom.name)' has no port")
             }
-            return .tcp(host: host(listen: g.listen, connectionURI: info.local ? nil : info.uri), port: port)
+            return .tcp(host: try host(listen: g.listen, connectionURI: info.local ? nil : info.uri), port: port)
         } catch let e as APIError {
             throw e
         } catch let e as DomainXMLError {
@@ -59,16 +59,28 @@ enum ConsoleProxy {
     }
 
     /// Where to reach a graphics server: a wildcard or loopback listen address means "the host the
-    /// guest runs on", which is this machine for a local connection and the URI's host for a remote
-    /// one (qemu+unix and other host-less URIs are on this machine too).
-    static func host(listen: String?, connectionURI: String?) -> String {
-        let wildcardOrLoopback: Set<String> = ["", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost"]
+    /// guest runs on" — this machine for a local or qemu+unix connection, the URI's host for a
+    /// remote one. A display on another machine's loopback is out of reach without a tunnel.
+    static func host(listen: String?, connectionURI: String?) throws -> String {
+        let wildcard: Set<String> = ["", "0.0.0.0", "::"]
+        let loopback: Set<String> = ["127.0.0.1", "::1", "localhost"]
         let listen = listen ?? ""
-        if !wildcardOrLoopback.contains(listen) { return listen }
-        if let connectionURI, let uri = try? ConnectionURI(parsing: connectionURI), let host = uri.host, !host.isEmpty {
+        if !wildcard.contains(listen) && !loopback.contains(listen) { return listen }
+        let here = listen == "::1" || listen == "::" ? "::1" : "127.0.0.1"
+        guard let connectionURI else { return here }
+        let uri = try? ConnectionURI(parsing: connectionURI)
+        if let host = uri?.host, !host.isEmpty {
+            let hostIsHere = loopback.contains(host) || host.hasPrefix("127.") || host == "[::1]"
+            if loopback.contains(listen) && !hostIsHere {
+                throw APIError(.conflict, "the display listens on \(listen) of \(host), which this console cannot reach without an SSH tunnel (not built); make it listen on an address this machine reaches", code: .operationInvalid)
+            }
             return host
         }
-        return listen == "::1" || listen == "::" ? "::1" : "127.0.0.1"
+        // Host-less remote URIs: qemu+unix reaches a daemon on this machine; others (ext) may not.
+        guard uri?.transport == "unix" else {
+            throw APIError(.conflict, "cannot tell which machine '\(connectionURI)' runs its guests on, so its display cannot be reached", code: .operationInvalid)
+        }
+        return here
     }
 
     /// Pipes raw bytes between the WebSocket and the target until either side closes.

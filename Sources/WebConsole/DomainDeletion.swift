@@ -32,9 +32,17 @@ enum DomainDeletion {
                 guard let xml = try? await d.domainXML(ref, flags: flags), let def = try? Domain(xml: xml) else { continue }
                 for disk in ownDisks(def) where !disks.contains(disk) { disks.append(disk) }
             }
+            // Compared as paths too: one guest may name a disk by pool/volume, another by its file.
             let shared = await usedElsewhere(d, except: ref)
+            var sharedPaths = Set<String>()
+            for s in shared { if let p = await path(d, s) { sharedPaths.insert(p) } }
+            var keep: [DiskSource] = []
+            for disk in disks {
+                if shared.contains(disk) { keep.append(disk); continue }
+                if let p = await path(d, disk), sharedPaths.contains(p) { keep.append(disk) }
+            }
             disks.removeAll { disk in
-                guard shared.contains(disk) else { return false }
+                guard keep.contains(disk) else { return false }
                 warnings.append("kept \(disk.label): another guest uses it")
                 return true
             }
@@ -57,6 +65,19 @@ enum DomainDeletion {
             if let problem = await deleteDisk(d, disk, localHost: localHost) { warnings.append(problem) }
         }
         return warnings
+    }
+
+    /// The file behind a disk: a volume's path from its pool, a path as written (standardized).
+    private static func path(_ d: any HypervisorDriver, _ disk: DiskSource) async -> String? {
+        switch disk {
+        case .path(let p):
+            return URL(fileURLWithPath: p).standardizedFileURL.path
+        case .volume(let pool, let name):
+            guard let p = try? await d.lookupStoragePool(name: pool),
+                  let v = try? await d.lookupStorageVolume(pool: p, name: name),
+                  let path = try? await d.storageVolumePath(v) else { return nil }
+            return URL(fileURLWithPath: path).standardizedFileURL.path
+        }
     }
 
     /// A transient guest vanished when it was destroyed: nothing to undefine.

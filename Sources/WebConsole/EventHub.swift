@@ -194,8 +194,9 @@ actor EventHub {
                 }
             } catch {
                 if Task.isCancelled { return }
-                failed(conn, APIError(error).message)
-                await registry.invalidate(conn)
+                let api = APIError(error)
+                failed(conn, api.message)
+                if api.brokenConnection { await registry.invalidate(conn) }
                 let backoff = backoffs[conn] ?? 1
                 backoffs[conn] = min(backoff * 2, 30)
                 try? await Task.sleep(nanoseconds: UInt64(backoff * 1e9))
@@ -240,8 +241,8 @@ struct StatsSampler {
                 percent = min(100, Double(cpuNs - prev.cpuNs) / Double(now - prev.at) / vcpus * 100)
             }
             seen[dom.uuid] = (cpuNs, now)
-            let blocks = Int(Self.ullong(params, "block.count") ?? 0)
-            let nets = Int(Self.ullong(params, "net.count") ?? 0)
+            let blocks = Int(clamping: Self.ullong(params, "block.count") ?? 0)
+            let nets = Int(clamping: Self.ullong(params, "net.count") ?? 0)
             func sum(_ prefix: String, _ count: Int, _ field: String) -> UInt64 {
                 (0..<min(count, 4096)).reduce(0) { $0 &+ (Self.ullong(params, "\(prefix).\($1).\(field)") ?? 0) }
             }

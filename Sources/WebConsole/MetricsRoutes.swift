@@ -48,7 +48,7 @@ enum MetricsRoutes {
                     case .failure(let error):
                         up = 0
                         // A host that hangs or went away is reopened by the next request that needs it.
-                        if error is ScrapeFailure || APIError(error).status == .badGateway {
+                        if error is ScrapeFailure || APIError(error).brokenConnection {
                             await state.connections.invalidate(info.id)
                         }
                     }

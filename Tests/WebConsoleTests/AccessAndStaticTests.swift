@@ -17,6 +17,33 @@ import Testing
         #expect(!AccessControl.isLoopback(try SocketAddress(ipAddress: "10.0.0.1", port: 1)))
         #expect(!AccessControl.isLoopback(try SocketAddress(ipAddress: "fe80::1", port: 1)))
         #expect(!AccessControl.isLoopback(nil))
+        for name in ["127.0.0.1:8080", "localhost", "LOCALHOST:1", "[::1]:8080", "127.1.2.3"] {
+            #expect(AccessControl.isLoopbackName(name), "\(name)")
+        }
+        // A name rebound to 127.0.0.1 by its DNS (rebinding) is not a loopback name.
+        for name in ["evil.example:8080", "127.0.0.1.evil.example", "[::2]:80", "127.0.0:80", "[::1"] {
+            #expect(!AccessControl.isLoopbackName(name), "\(name)")
+        }
+    }
+
+    @Test func origins() {
+        #expect(AccessControl.sameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080"))
+        #expect(AccessControl.sameOrigin("ws://127.0.0.1", "127.0.0.1:8080"))
+        #expect(AccessControl.sameOrigin("http://[::1]:8080", "[::1]:8080"))
+        #expect(!AccessControl.sameOrigin("http://127.0.0.1:3000", "127.0.0.1:8080"))
+        #expect(!AccessControl.sameOrigin("http://127.0.0.1", "127.0.0.1:8080"))
+        #expect(!AccessControl.sameOrigin("null", "127.0.0.1:8080"))
+        #expect(!AccessControl.sameOrigin("http://evil.example:8080", "127.0.0.1:8080"))
+    }
+
+    @Test func crossSiteRequestsRefused() async throws {
+        try await withConsole { h in
+            // Another site's page in the user's browser: its fetch or WebSocket carries its Origin.
+            let r = try await h.get("/api/v1/connections", headers: [.origin: "http://evil.example"])
+            #expect(r.status == .unauthorized)
+            #expect(r.message.contains("cross-site"))
+            #expect(try await h.get("/api/v1/connections").status == .ok)
+        }
     }
 
     @Test func tokenRequiredEverywhere() async throws {

@@ -189,11 +189,16 @@ import TestDriver
         #expect(d.cpuTimeNs > first.domains.first?.cpuTimeNs ?? .max)
     }
 
-    @Test func graphicsHostFollowsTheConnection() {
-        #expect(ConsoleProxy.host(listen: nil, connectionURI: nil) == "127.0.0.1")
-        #expect(ConsoleProxy.host(listen: "0.0.0.0", connectionURI: "qemu+tcp://virthost.example/system") == "virthost.example")
-        #expect(ConsoleProxy.host(listen: "127.0.0.1", connectionURI: "qemu+unix:///system?socket=/run/x") == "127.0.0.1")
-        #expect(ConsoleProxy.host(listen: "192.0.2.7", connectionURI: "qemu+tcp://virthost.example/system") == "192.0.2.7")
+    @Test func graphicsHostFollowsTheConnection() throws {
+        #expect(try ConsoleProxy.host(listen: nil, connectionURI: nil) == "127.0.0.1")
+        #expect(try ConsoleProxy.host(listen: "0.0.0.0", connectionURI: "qemu+tcp://virthost.example/system") == "virthost.example")
+        #expect(try ConsoleProxy.host(listen: "127.0.0.1", connectionURI: "qemu+unix:///system?socket=/run/x") == "127.0.0.1")
+        #expect(try ConsoleProxy.host(listen: "192.0.2.7", connectionURI: "qemu+tcp://virthost.example/system") == "192.0.2.7")
+        // A second daemon on this machine: its loopback is ours.
+        #expect(try ConsoleProxy.host(listen: "127.0.0.1", connectionURI: "qemu+tcp://127.0.0.1:16510/system") == "127.0.0.1")
+        // Another machine's loopback, or a URI that names no machine: refused, never a local port.
+        #expect(throws: APIError.self) { try ConsoleProxy.host(listen: "127.0.0.1", connectionURI: "qemu+tcp://virthost.example/system") }
+        #expect(throws: APIError.self) { try ConsoleProxy.host(listen: "0.0.0.0", connectionURI: "qemu+ext:///system?command=/bin/x") }
     }
 }
 
