@@ -121,11 +121,9 @@ struct AccessMiddleware: RouterMiddleware {
             }
             return response
         case .deny(let why):
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json; charset=utf-8"
-            headers[.wwwAuthenticate] = "Bearer realm=\"corrald\""
-            let body = try JSONEncoder().encode(ErrorBody(error: .init(code: VirError.Code.authFailed.rawValue, domain: 0, message: why)))
-            return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            var response = try APIError(.unauthorized, why, code: .authFailed).response(from: request, context: context)
+            response.headers[.wwwAuthenticate] = "Bearer realm=\"corrald\""
+            return response
         }
     }
 }

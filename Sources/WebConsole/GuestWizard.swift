@@ -1,3 +1,4 @@
+import DomainXML
 import Foundation
 import Hummingbird
 import Hypervisor
@@ -18,7 +19,7 @@ struct GuestWizard: Sendable {
         var format: String
 
         var xml: String {
-            "<volume>\n  <name>\(xmlEscaped(name))</name>\n  <capacity unit='bytes'>\(capacity)</capacity>\n" +
+            "<volume>\n  <name>\(xmlEscape(name))</name>\n  <capacity unit='bytes'>\(capacity)</capacity>\n" +
                 "  <target>\n    <format type='\(format)'/>\n  </target>\n</volume>\n"
         }
     }

@@ -1,3 +1,4 @@
+import DomainXML
 import Foundation
 
 /// A new guest with every choice made (what virt-install has decided just before it writes the
@@ -152,21 +153,5 @@ struct GuestPlan: Sendable, Equatable {
         return s
     }
 
-    private func esc(_ s: String) -> String { xmlEscaped(s) }
-}
-
-func xmlEscaped(_ s: String) -> String {
-    var out = ""
-    out.reserveCapacity(s.count)
-    for c in s {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "'": out += "&apos;"
-        case "\"": out += "&quot;"
-        default: out.append(c)
-        }
-    }
-    return out
+    private func esc(_ s: String) -> String { xmlEscape(s) }
 }

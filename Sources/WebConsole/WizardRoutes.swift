@@ -15,13 +15,13 @@ enum WizardRoutes {
             let q = request.uri.queryParameters.get("q") ?? ""
             guard q.utf8.count <= 200 else { throw APIError(.badRequest, "the search text is too long (200 bytes at most)", code: .invalidArg) }
             let db = await database(root)
-            return try json(db.search(q, limit: 50).map(OSSummaryJSON.init))
+            return try Reply.json(db.search(q, limit: 50).map(OSSummaryJSON.init))
         }
         router.get("/api/v1/osinfo/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
             let db = await database(root)
             guard let v = db.lookup(id) else { throw unknownOS(id) }
-            return try json(OSDetailJSON(v))
+            return try Reply.json(OSDetailJSON(v))
         }
         router.post("/api/v1/connections/:conn/guests") { request, context -> Response in
             let conn = context.parameters.get("conn") ?? ""
@@ -42,10 +42,10 @@ enum WizardRoutes {
             let wizard = GuestWizard(driver: driver, db: db, localHost: info.local)
             if dryRun {
                 let plan = try await wizard.plan(spec)
-                return try json(["xml": plan.plan.domainXML])
+                return try Reply.json(["xml": plan.plan.domainXML])
             }
             let created = try await wizard.create(spec)
-            return try json(created, status: .created)
+            return try Reply.json(created, status: .created)
         }
     }
 
@@ -57,14 +57,6 @@ enum WizardRoutes {
         APIError(.notFound, "unknown OS '\(id)': not in osinfo-db (search /api/v1/osinfo?q=...)", code: .invalidArg)
     }
 
-    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(value)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
 
     /// A decoding error in words a form can show (which field, what was wrong).
     static func describe(_ error: any Error) -> String {
